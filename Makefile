@@ -1,0 +1,39 @@
+# Build, test and demo entry points. Every target uses the Node pinned in package.json (node_modules/.bin/node).
+NODE := node_modules/.bin/node
+TSC := node_modules/.bin/tsc
+TEST_FILES ?= test/unit/*.test.ts test/integration/*.test.ts
+
+.PHONY: all deps system-deps build typecheck test test-unit bench clean
+
+all: build
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.installed
+
+# Debian packages the tests need (codec CLIs, gpg, Swift, PostgreSQL ...). Idempotent.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+build: deps
+	$(NODE) scripts/build.ts
+
+typecheck: deps
+	$(TSC) -p .
+
+# The one command that installs everything and runs every test (README, .ci/run).
+test: deps system-deps typecheck build
+	$(NODE) --test --test-concurrency=2 --test-timeout=600000 $(TEST_FILES)
+
+test-unit: deps
+	$(NODE) --test test/unit/*.test.ts
+
+bench: deps system-deps build
+	$(NODE) bench/codecs.ts
+	$(NODE) bench/crypt.ts
+	$(NODE) bench/startup.ts
+
+clean:
+	rm -rf dist .tmp

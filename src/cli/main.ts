@@ -1,0 +1,42 @@
+// Entry point: parse -> run -> exit code. The ONLY place in the tool that decides the process exit code.
+
+import { CommanderError } from 'commander';
+import { scanGlobalArgs } from './argv.ts';
+import { runtime } from './run.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { describeError } from '../core/errors.ts';
+import { log } from '../core/log.ts';
+
+/** Runs the CLI with `argv` (without node and script path) and resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(128 + (sig === 'SIGINT' ? 2 : 15)); // second signal: stop now
+    log.warn(`received ${sig}, cancelling`);
+    ac.abort(new Error(`cancelled by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const globals = scanGlobalArgs(argv);
+    runtime.globals = globals;
+    runtime.signal = ac.signal;
+    const { buildProgram } = await import('./program.ts');
+    const program = buildProgram();
+    program.exitOverride();
+    program.configureOutput({ outputError: (str, write) => write(str.replace(/\n+$/, '\n')) });
+    await program.parseAsync(globals.rest, { from: 'user' });
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end with a CommanderError too; commander already printed what it had to say.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.FAILURE;
+    }
+    log.error(describeError(err));
+    if (log.isDevel && err instanceof Error && err.stack) log.error(err.stack);
+    return exitCodeFor(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,82 @@
+// The commander tree: every command's name, arguments and flags, with lazily imported handlers so that
+// `wal-g --help` or `wal-g wal-push` never load code (or SDKs) that another command needs.
+
+import { Command, Option } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
+import { withContext } from './run.ts';
+
+/** Version line printed by --version. */
+export const VERSION_LINE = `wal-g version v${pkg.version}\tTypeScript re-implementation\tnode ${process.version}`;
+
+/** Builds the root command. */
+export function buildProgram(): Command {
+  const program = new Command('wal-g');
+  program
+    .description('Archival and restoration for PostgreSQL, MySQL/MariaDB and Redis (WAL-G compatible)')
+    .version(VERSION_LINE, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'help for wal-g')
+    .addOption(new Option('--config <path>', 'path to the config file (JSON, YAML, TOML or dotenv)'))
+    .addOption(new Option('--turbo', 'ignore rate limits and use disk-read concurrency 4'))
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false })
+    .addHelpText('after', '\nEvery setting (WALG_*, AWS_*, PG*, ...) is also accepted as a hidden flag: lower case, "_" as "-",\ne.g. --walg-file-prefix /backups. "wal-g flags" lists them.');
+
+  program.command('flags')
+    .description('Print the hidden setting flags')
+    .action(async () => { (await import('../commands/common/flags.ts')).run(); });
+
+  program.addCommand(buildStorageTools());
+  return program;
+}
+
+function buildStorageTools(): Command {
+  const st = new Command('st')
+    .description('(DANGEROUS) Storage tools')
+    .option('-t, --target <storage>', 'execute for a specific failover storage', 'default')
+    .option('-g, --glob', 'use a glob pattern for file paths', false);
+  const g = (cmd: Command) => cmd.optsWithGlobals() as { target: string; glob: boolean };
+
+  st.command('ls').argument('[folder]', 'relative folder path').description('Prints objects in the provided storage folder')
+    .option('-r, --recursive', 'list folder recursively', false)
+    .action(async (folder: string | undefined, opts: { recursive: boolean }, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/ls.ts')).run(ctx, folder ?? '', { ...g(cmd), ...opts })));
+
+  st.command('stat').argument('<object>', 'relative object path').description('Prints the metadata of one object')
+    .action(async (object: string, _o: unknown, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/stat.ts')).run(ctx, object, g(cmd))));
+
+  st.command('get').argument('<remote>', 'relative object path').argument('<local>', 'destination path')
+    .description('Download the specified storage object')
+    .option('--no-decrypt', 'do not decrypt the object')
+    .option('--no-decompress', 'do not decompress the object')
+    .action(async (remote: string, local: string, opts: { decrypt: boolean; decompress: boolean }, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/get.ts')).run(ctx, remote, local, { ...g(cmd), ...opts })));
+
+  st.command('cat').argument('<remote>', 'relative object path').description('Write the raw object to stdout')
+    .option('--decrypt', 'decrypt the object', false)
+    .option('--decompress', 'decompress the object', false)
+    .action(async (remote: string, opts: { decrypt: boolean; decompress: boolean }, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/cat.ts')).run(ctx, remote, { ...g(cmd), ...opts })));
+
+  st.command('put').argument('<paths...>', 'local_path destination_path, or destination_path with -s')
+    .description('Upload the specified file to the storage')
+    .option('--no-encrypt', 'do not encrypt the object')
+    .option('--no-compress', 'do not compress the object')
+    .option('-f, --force', 'overwrite an existing object', false)
+    .option('-s, --read-stdin', 'read the object from stdin', false)
+    .action(async (paths: string[], opts: { encrypt: boolean; compress: boolean; force: boolean; readStdin: boolean }, cmd: Command) =>
+      withContext(async (ctx) => (await import('../commands/st/put.ts')).run(ctx, paths, { ...g(cmd), ...opts })));
+
+  st.command('rm').argument('<prefix>', 'object or folder to delete').description('Delete an object, or everything under a folder')
+    .action(async (prefix: string, _o: unknown, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/rm.ts')).run(ctx, prefix, g(cmd))));
+
+  const check = st.command('check').description('Check the storage');
+  check.command('read').argument('[files...]', 'objects that must exist').description('List the storage and check that the files exist')
+    .action(async (files: string[], _o: unknown, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/check.ts')).runRead(ctx, files, g(cmd))));
+  check.command('write').description('Write and delete a small test object')
+    .action(async (_o: unknown, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/check.ts')).runWrite(ctx, g(cmd))));
+  return st;
+}

@@ -1,0 +1,92 @@
+// Typed errors: library code throws these, and only src/cli/exit-codes.ts turns them into process exit codes.
+// Each class names the situation an operator sees; messages are one line and never carry secrets.
+
+/** Base class of every error this tool raises on purpose. `code` is a stable machine-readable tag. */
+export class WalgError extends Error {
+  readonly code: string = 'WALG_ERROR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line usage (unknown flag, missing argument). */
+export class UsageError extends WalgError {
+  override readonly code = 'USAGE';
+}
+
+/** A setting is missing, malformed or contradicts another one. */
+export class ConfigError extends WalgError {
+  override readonly code = 'CONFIG';
+}
+
+/** The storage holds no object under the requested key. Every driver maps its own "not found" to this. */
+export class ObjectNotFoundError extends WalgError {
+  override readonly code = 'NOT_FOUND';
+  readonly key: string;
+  constructor(key: string, options?: { cause?: unknown }) {
+    super(`object '${key}' does not exist`, options);
+    this.key = key;
+  }
+}
+
+/**
+ * compat: WAL-G's ArchiveNonExistenceError. wal-fetch exits 74 with it so that Postgres' restore_command
+ * treats the file as "not archived" and recovery moves on.
+ */
+export class ArchiveNonExistenceError extends WalgError {
+  override readonly code = 'ARCHIVE_NOT_FOUND';
+  constructor(name: string, options?: { cause?: unknown }) {
+    super(`Archive '${name}' does not exist.`, options);
+  }
+}
+
+/** A storage call failed (network, permissions, server error) after retries. */
+export class StorageError extends WalgError {
+  override readonly code = 'STORAGE';
+  /** True when a retry could help (timeouts, 5xx, throttling). Drivers set it; the retry wrapper reads it. */
+  readonly transient: boolean;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
+    super(message, options);
+    this.transient = options?.transient ?? false;
+  }
+}
+
+/** Stored bytes failed an integrity check: bad magic, checksum mismatch, truncated stream. */
+export class CorruptObjectError extends WalgError {
+  override readonly code = 'CORRUPT';
+}
+
+/** Decryption failed: wrong key, missing private key, or tampered ciphertext. */
+export class DecryptionError extends WalgError {
+  override readonly code = 'DECRYPT';
+}
+
+/** A local file operation was refused on purpose (existing destination, path escaping the target). */
+export class LocalFileError extends WalgError {
+  override readonly code = 'LOCAL_FILE';
+}
+
+/** wal-push found a different object already archived under the same name. */
+export class OverwriteRefusedError extends WalgError {
+  override readonly code = 'OVERWRITE_REFUSED';
+}
+
+/** The operation was cancelled (SIGINT/SIGTERM or an AbortSignal). */
+export class CancelledError extends WalgError {
+  override readonly code = 'CANCELLED';
+}
+
+/** A short, one-line description of any thrown value, for the final ERROR log line. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const msg = err.message.split('\n')[0] ?? '';
+    // Wrapped errors: show the chain "outer: inner" so the root cause is visible on one line.
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof Error && !msg.includes(cause.message.split('\n')[0] ?? '')) {
+      return `${msg}: ${describeError(cause)}`;
+    }
+    return msg;
+  }
+  return String(err);
+}

@@ -1,0 +1,160 @@
+// File-system storage (WALG_FILE_PREFIX): one file per object under a root directory.
+// compat: WAL-G writes to "<key>.tmp.<YYYYMMDDTHHMMSSZ>-<16 hex>", fsyncs, renames; listings skip such temp names.
+
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { ObjectNotFoundError, StorageError, CancelledError } from '../core/errors.ts';
+import { openBody } from './body.ts';
+import { folderPrefix } from './types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+
+const TMP_SUFFIX = /\.tmp\.\d{8}T\d{6}Z-[0-9a-f]{16}$/;
+
+/** The temp-file tag WAL-G uses: UTC timestamp plus 16 random lowercase hex digits. */
+export function timestampRandomTag(now = new Date()): string {
+  const iso = now.toISOString(); // 2024-05-01T12:00:00.000Z
+  const ts = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return `${ts}-${randomBytes(8).toString('hex')}`;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/**
+ * Stores objects as files below `root`. put() is atomic (temp file, fsync, rename, directory fsync), so a
+ * crash never leaves a partial object under its final name. Keys may not escape the root.
+ */
+export class FileStorage implements Storage {
+  readonly type = 'file';
+  readonly name: string;
+  readonly root: string;
+
+  constructor(root: string, name = 'default') {
+    this.root = resolve(root);
+    this.name = name;
+  }
+
+  private path(key: string): string {
+    const p = resolve(this.root, key.replace(/^\/+/, ''));
+    if (p !== this.root && !p.startsWith(this.root + sep)) {
+      throw new StorageError(`key '${key}' points outside the storage root`);
+    }
+    return p;
+  }
+
+  async put(key: string, body: Body, opts?: PutOptions): Promise<void> {
+    const target = this.path(key);
+    const tmp = `${target}.tmp.${timestampRandomTag()}`;
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+      await pipeline(openBody(body), out, { signal: opts?.signal });
+      // fsync the data before the rename makes it visible under its final name.
+      const fh = await open(tmp, 'r+');
+      try { await fh.sync(); } finally { await fh.close(); }
+      await rename(tmp, target);
+      await syncDir(dirname(target));
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      if (opts?.signal?.aborted) throw new CancelledError('upload cancelled', { cause: err });
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`file storage: could not write '${key}': ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async get(key: string, opts?: GetOptions): Promise<Readable> {
+    const p = this.path(key);
+    let st;
+    try { st = await stat(p); } catch (err) {
+      if (isMissing(err)) throw new ObjectNotFoundError(key, { cause: err });
+      throw new StorageError(`file storage: could not read '${key}'`, { cause: err });
+    }
+    if (!st.isFile()) throw new ObjectNotFoundError(key);
+    const start = opts?.range?.start ?? 0;
+    const end = opts?.range?.end;
+    if (end !== undefined && end <= start) {
+      const { Readable } = await import('node:stream');
+      return Readable.from([]);
+    }
+    return createReadStream(p, { start, end: end === undefined ? undefined : end - 1, signal: opts?.signal });
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    try {
+      const st = await stat(this.path(key));
+      if (!st.isFile()) throw new ObjectNotFoundError(key);
+      return { key, size: st.size, lastModified: st.mtime };
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw err;
+      if (isMissing(err)) throw new ObjectNotFoundError(key, { cause: err });
+      throw new StorageError(`file storage: could not stat '${key}'`, { cause: err });
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try { await this.stat(key); return true; } catch (err) {
+      if (err instanceof ObjectNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry> {
+    const p = folderPrefix(prefix);
+    const dir = p === '' ? this.root : this.path(p);
+    yield* this.walk(dir, p, opts?.recursive ?? false);
+  }
+
+  private async *walk(dir: string, keyPrefix: string, recursive: boolean): AsyncGenerator<ListEntry> {
+    let names: { name: string; isDir: boolean; isFile: boolean }[];
+    try {
+      const d = await opendir(dir);
+      names = [];
+      for await (const e of d) names.push({ name: e.name, isDir: e.isDirectory(), isFile: e.isFile() });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw new StorageError(`file storage: could not list '${keyPrefix}'`, { cause: err });
+    }
+    // Sort by the key each entry produces (dirs sort with their trailing '/'), matching object stores.
+    names.sort((a, b) => {
+      const ka = a.isDir ? `${a.name}/` : a.name;
+      const kb = b.isDir ? `${b.name}/` : b.name;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    for (const e of names) {
+      if (e.isDir) {
+        if (recursive) yield* this.walk(join(dir, e.name), `${keyPrefix}${e.name}/`, true);
+        else yield { type: 'dir', key: `${keyPrefix}${e.name}/`, size: 0, lastModified: new Date(0) };
+      } else if (e.isFile && !TMP_SUFFIX.test(e.name)) {
+        try {
+          const st = await stat(join(dir, e.name));
+          yield { type: 'obj', key: `${keyPrefix}${e.name}`, size: st.size, lastModified: st.mtime };
+        } catch (err) {
+          if (!isMissing(err)) throw err; // deleted between readdir and stat: skip
+        }
+      }
+    }
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const k of keys) {
+      try { await rm(this.path(k), { force: true }); } catch (err) {
+        if (!isMissing(err)) throw new StorageError(`file storage: could not delete '${k}'`, { cause: err });
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try { await fh.sync(); } finally { await fh.close(); }
+  } catch { /* some file systems refuse fsync on directories; the rename is still atomic */ }
+}

@@ -1,0 +1,85 @@
+// Picks the configured storage (WAL-G's prefix order) and lazily imports only that driver,
+// so a wal-push on file storage never loads a cloud SDK.
+
+import { ConfigError } from '../core/errors.ts';
+import type { Config } from '../config/load.ts';
+import type { Storage } from './types.ts';
+
+/** compat: the first configured prefix in this order wins (walg-features.md §2.2). */
+export const STORAGE_PREFIX_ORDER = ['OSS', 'S3', 'FILE', 'GS', 'AZ', 'SWIFT', 'SSH'] as const;
+
+/** Splits "s3://bucket/some/path" into bucket and path (no leading/trailing slashes). */
+export function parseBucketUrl(url: string, scheme: string): { bucket: string; path: string } {
+  const m = new RegExp(`^${scheme}://([^/]+)/?(.*)$`).exec(url.trim());
+  if (!m) throw new ConfigError(`storage prefix '${url}' must look like ${scheme}://bucket/path`);
+  return { bucket: m[1]!, path: m[2]!.replace(/^\/+|\/+$/g, '') };
+}
+
+/** Which storage type is configured, or undefined. */
+export function configuredStorageType(config: Config): (typeof STORAGE_PREFIX_ORDER)[number] | undefined {
+  return STORAGE_PREFIX_ORDER.find((t) => config.get(`WALG_${t}_PREFIX`) !== undefined);
+}
+
+/** Opens the primary storage described by `config`, wrapped with retries. Throws ConfigError if none is set. */
+export async function openStorage(config: Config, name = 'default'): Promise<Storage> {
+  const type = configuredStorageType(config);
+  const prefix = type ? config.get(`WALG_${type}_PREFIX`)! : undefined;
+  let storage: Storage;
+  switch (type) {
+    case undefined:
+      throw new ConfigError('Failed to find any configured storage (set WALG_FILE_PREFIX, WALG_S3_PREFIX, WALG_SWIFT_PREFIX, ...)');
+    case 'FILE': {
+      const { FileStorage } = await import('./fs.ts');
+      // compat: WAL-E wrote file://localhost/path.
+      const root = prefix!.replace(/^file:\/\/localhost/, '');
+      if (!root.startsWith('/')) throw new ConfigError(`WALG_FILE_PREFIX must be an absolute path, got '${prefix}'`);
+      storage = new FileStorage(root, name);
+      break;
+    }
+    case 'S3': {
+      const { createS3Storage } = await import('./s3.ts');
+      const { bucket, path } = parseBucketUrl(prefix!, 's3');
+      storage = await createS3Storage({
+        bucket,
+        prefix: path,
+        region: config.get('AWS_REGION') ?? config.get('AWS_DEFAULT_REGION'),
+        endpoint: config.get('AWS_ENDPOINT'),
+        forcePathStyle: config.getBool('AWS_S3_FORCE_PATH_STYLE') ?? false,
+        accessKeyId: config.get('AWS_ACCESS_KEY_ID'),
+        secretAccessKey: config.get('AWS_SECRET_ACCESS_KEY'),
+        sessionToken: config.get('AWS_SESSION_TOKEN'),
+        storageClass: config.get('S3_STORAGE_CLASS'),
+        sse: config.get('S3_SSE'),
+        sseKmsId: config.get('S3_SSE_KMS_ID'),
+        sseC: config.get('S3_SSE_C'),
+        maxPartSize: config.getInt('S3_MAX_PART_SIZE'),
+        uploadConcurrency: config.getInt('WALG_UPLOAD_CONCURRENCY'),
+        maxRetries: config.getInt('S3_MAX_RETRIES'),
+        caFile: config.get('S3_CA_CERT_FILE') ?? config.get('AWS_CA_BUNDLE'),
+        useListObjectsV1: config.getBool('S3_USE_LIST_OBJECTS_V1') ?? false,
+        deleteBatchSize: config.getInt('S3_DELETE_BATCH_SIZE'),
+      }, name);
+      break;
+    }
+    case 'SWIFT': {
+      const { createSwiftStorage } = await import('./swift.ts');
+      const { bucket, path } = parseBucketUrl(prefix!, 'swift');
+      storage = await createSwiftStorage({
+        container: bucket,
+        prefix: path,
+        authUrl: config.require('OS_AUTH_URL'),
+        username: config.require('OS_USERNAME'),
+        password: config.require('OS_PASSWORD'),
+        tenantName: config.get('OS_TENANT_NAME') ?? config.get('OS_PROJECT_NAME'),
+        regionName: config.get('OS_REGION_NAME'),
+        userDomainName: config.get('OS_USER_DOMAIN_NAME'),
+        projectDomainName: config.get('OS_PROJECT_DOMAIN_NAME'),
+      }, name);
+      break;
+    }
+    default:
+      throw new ConfigError(`storage type ${type} (WALG_${type}_PREFIX) is not supported yet by this build`);
+  }
+  const { withRetries } = await import('./wrap/retry.ts');
+  return withRetries(storage, { maxRetries: config.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15 });
+}
