@@ -1,0 +1,44 @@
+// The release artefact: dist/wal-g runs alone (no node_modules, no Node on PATH, empty environment),
+// and its embedded native addons (lz4, lzma, libsodium) load from the executable's assets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, copyFileSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDist, runBin } from '../helpers/cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'walg-dist-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+test('dist/wal-g copied alone to an empty folder runs --help and --version with an empty environment', async () => {
+  const alone = join(dir, 'alone');
+  mkdirSync(alone);
+  copyFileSync(ensureDist(), join(alone, 'wal-g'));
+  const help = await runBin(join(alone, 'wal-g'), ['--help'], {});
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout.toString(), /Usage: wal-g/);
+  assert.match(help.stdout.toString(), /\bst\b/);
+  assert.equal(help.stderr, '');
+  const v = await runBin(join(alone, 'wal-g'), ['--version'], {});
+  assert.match(v.stdout.toString(), /^wal-g version v\d+\.\d+\.\d+/);
+});
+
+test('dist/wal-g loads every codec and libsodium from its own assets', async () => {
+  const alone = join(dir, 'codecs');
+  mkdirSync(join(alone, 'store'), { recursive: true });
+  const bin = join(alone, 'wal-g');
+  copyFileSync(ensureDist(), bin);
+  const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(300_000, 7)]);
+  writeFileSync(join(alone, 'in'), data);
+  for (const method of ['lz4', 'lzma', 'zstd', 'brotli']) {
+    const env = { WALG_FILE_PREFIX: join(alone, 'store'), WALG_COMPRESSION_METHOD: method,
+      WALG_LIBSODIUM_KEY: randomBytes(32).toString('base64'), WALG_LIBSODIUM_KEY_TRANSFORM: 'base64' };
+    const put = await runBin(bin, ['st', 'put', join(alone, 'in'), `o-${method}`], env);
+    assert.equal(put.code, 0, `${method}: ${put.stderr}`);
+    const ext = { lz4: 'lz4', lzma: 'lzma', zstd: 'zst', brotli: 'br' }[method]!;
+    const get = await runBin(bin, ['st', 'get', `o-${method}.${ext}`, join(alone, `out-${method}`)], env);
+    assert.equal(get.code, 0, `${method}: ${get.stderr}`);
+    assert.ok(readFileSync(join(alone, `out-${method}`)).equals(data), method);
+  }
+});
