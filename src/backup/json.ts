@@ -1,0 +1,48 @@
+// JSON with exact 64-bit integers and Go encoding/json conventions, for sentinels and metadata written by WAL-G.
+// SystemIdentifier and LSNs are uint64: JavaScript numbers lose precision above 2^53, so they travel as bigint.
+
+/**
+ * Parses JSON, turning every integer literal outside the safe-integer range into a bigint (exact).
+ * Safe integers stay numbers; callers that need bigint for a field convert with toBigInt().
+ */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(text, (_key, value, ctx?: { source?: string }) => {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && ctx?.source && /^-?\d+$/.test(ctx.source)) {
+      return BigInt(ctx.source);
+    }
+    return value;
+  });
+}
+
+/** Stringifies like Go's encoding/json: bigint as a bare number, no spaces, HTML-significant characters escaped. */
+export function stringifyGo(value: unknown, indent?: string): string {
+  const s = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? (JSON as unknown as { rawJSON(s: string): unknown }).rawJSON(v.toString()) : v), indent);
+  // compat: Go escapes <, > and & in strings by default (SetEscapeHTML(true)).
+  return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A number or bigint (or numeric string) as bigint; undefined/null stay undefined. */
+export function toBigInt(v: unknown): bigint | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') return BigInt(Math.trunc(v));
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
+  throw new TypeError(`expected an integer, got ${typeof v}`);
+}
+
+/**
+ * compat: Go's time.Format(time.RFC3339Nano) in UTC: "2006-01-02T15:04:05.999999999Z", trailing zeros of the
+ * fraction removed (and the dot too when the fraction is zero). `nanos` adds sub-millisecond precision.
+ */
+export function rfc3339Nano(d: Date, nanos = 0): string {
+  const iso = d.toISOString();
+  const frac = `${iso.slice(20, 23)}${String(nanos % 1_000_000).padStart(6, '0')}`.replace(/0+$/, '');
+  return `${iso.slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
+}
+
+/** Lower-cases the keys of a plain object (compat: Go's encoding/json v1 matches keys case-insensitively). */
+export function lowerKeys(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k.toLowerCase()] = v;
+  return out;
+}
