@@ -15,6 +15,37 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const require = createRequire(join(root, 'package.json'));
 const nativeModule = join(root, 'src/core/native.ts');
+const chunkModule = join(root, 'src/core/chunks.ts');
+
+/**
+ * Heavy libraries only some commands need, built as separate chunks (embedded as SEA assets) so that the
+ * main bundle, which every wal-push and wal-fetch loads, stays small. Chunk name -> packages it exports.
+ */
+export const LAZY_CHUNKS: Record<string, string[]> = {
+  aws: ['@aws-sdk/client-s3'],
+  openpgp: ['openpgp'],
+  pg: ['pg'],
+  yaml: ['yaml'],
+  toml: ['smol-toml'],
+};
+const chunkOf = new Map<string, string>();
+for (const [chunk, pkgs] of Object.entries(LAZY_CHUNKS)) for (const p of pkgs) chunkOf.set(p, chunk);
+
+// In the main bundle, each lazy package resolves to a stub that asks loadChunk() for it at run time.
+const lazyChunks: Plugin = {
+  name: 'lazy-chunks',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.namespace === 'walg-chunk' || !chunkOf.has(args.path)) return undefined;
+      return { path: args.path, namespace: 'walg-chunk' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'walg-chunk' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(chunkModule)}).loadChunk(${JSON.stringify(chunkOf.get(args.path))})[${JSON.stringify(args.path)}];`,
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
 
 // Packages that find their own .node file at run time are pointed at loadNative() instead,
 // which reads the addon from the executable's assets.
@@ -56,14 +87,26 @@ async function main(): Promise<void> {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [nativeAliases],
+    plugins: [nativeAliases, lazyChunks],
     // import.meta.url has no CommonJS meaning; give modules that use it (createRequire) the bundle's own URL.
     define: { 'import.meta.url': '__walg_import_meta_url' },
     banner: { js: 'const __walg_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   });
+  const assets: Record<string, string> = {};
+  mkdirSync(join(dist, 'chunks'), { recursive: true });
+  for (const [chunk, pkgs] of Object.entries(LAZY_CHUNKS)) {
+    const out = join(dist, 'chunks', `chunk-${chunk}.cjs`);
+    await build({
+      stdin: { contents: `module.exports = {${pkgs.map((p) => `${JSON.stringify(p)}: require(${JSON.stringify(p)})`).join(', ')}};`, resolveDir: root, loader: 'js' },
+      bundle: true, platform: 'node', target: 'node24', format: 'cjs', outfile: out,
+      minifySyntax: true, legalComments: 'none', logLevel: 'warning', plugins: [nativeAliases],
+      define: { 'import.meta.url': '__walg_import_meta_url' },
+      banner: { js: 'const __walg_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    });
+    assets[`chunk-${chunk}.cjs`] = out;
+  }
   if (bundleOnly) return;
 
-  const assets: Record<string, string> = {};
   for (const [name, rel] of Object.entries(NATIVE_ADDONS)) assets[`${name}.node`] = require.resolve(rel);
   const nodeBin = process.execPath;
   const seaConfig = join(dist, 'sea-config.json');
@@ -82,4 +125,4 @@ async function main(): Promise<void> {
   process.stdout.write(`built dist/wal-g (${mb} MB) with node ${process.version}\n`);
 }
 
-await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -42,3 +42,24 @@ test('dist/wal-g loads every codec and libsodium from its own assets', async () 
     assert.ok(readFileSync(join(alone, `out-${method}`)).equals(data), method);
   }
 });
+
+test('dist/wal-g compiles its lazy chunks (YAML config parser, openpgp) from its own assets', async () => {
+  const alone = join(dir, 'chunks');
+  mkdirSync(join(alone, 'store'), { recursive: true });
+  mkdirSync(join(alone, 'gnupg'), { mode: 0o700 });
+  const bin = join(alone, 'wal-g');
+  copyFileSync(ensureDist(), bin);
+  const { execFileSync } = await import('node:child_process');
+  const gpgEnv = { ...process.env, GNUPGHOME: join(alone, 'gnupg') };
+  execFileSync('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'dist <dist@test>', 'default', 'default', 'never'], { env: gpgEnv, stdio: 'ignore' });
+  writeFileSync(join(alone, 'key.asc'), execFileSync('gpg', ['--armor', '--export-secret-keys', 'dist@test'], { env: gpgEnv }));
+  writeFileSync(join(alone, 'walg.yaml'), `WALG_FILE_PREFIX: ${join(alone, 'store')}\nWALG_PGP_KEY_PATH: ${join(alone, 'key.asc')}\n`);
+  writeFileSync(join(alone, 'in'), 'pgp through the single executable\n');
+  const put = await runBin(bin, ['--config', join(alone, 'walg.yaml'), 'st', 'put', join(alone, 'in'), 'p'], {});
+  assert.equal(put.code, 0, put.stderr);
+  const viaGpg = execFileSync('sh', ['-c', `gpg --batch -d '${join(alone, 'store', 'p.lz4')}' 2>/dev/null | lz4 -d -c`], { env: gpgEnv });
+  assert.equal(viaGpg.toString(), 'pgp through the single executable\n');
+  const get = await runBin(bin, ['--config', join(alone, 'walg.yaml'), 'st', 'get', 'p.lz4', join(alone, 'out')], {});
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(readFileSync(join(alone, 'out'), 'utf8'), 'pgp through the single executable\n');
+});
