@@ -14,7 +14,7 @@ export interface SuiteOptions {
   manyKeys?: number;
   /** Size in MB of the streamed upload test (default 100). */
   bigUploadMB?: number;
-  /** Skip tests that need a real timestamp resolution coarser than the put rate. */
+  /** Parallel puts in the many-keys test (default 16). */
   concurrency?: number;
 }
 
