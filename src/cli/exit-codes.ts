@@ -9,10 +9,18 @@ export const EXIT = {
   FAILURE: 1,
   /** compat: EX_IOERR — wal-fetch of a WAL or history file that is not in storage. */
   ARCHIVE_MISSING: 74,
+  /** compat: Go dies of SIGPIPE when stdout's reader goes away (`wal-g st cat x | head`): 128 + 13, silently. */
+  BROKEN_PIPE: 141,
 } as const;
+
+/** True for the error of writing to a stdout whose reader has gone away. */
+export function isBrokenPipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
 
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof ArchiveNonExistenceError) return EXIT.ARCHIVE_MISSING;
+  if (isBrokenPipe(err)) return EXIT.BROKEN_PIPE;
   return EXIT.FAILURE;
 }

@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { scanGlobalArgs } from './argv.ts';
 import { runtime } from './run.ts';
-import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
 import { describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 
@@ -32,6 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Help and version end with a CommanderError too; commander already printed what it had to say.
       return err.exitCode === 0 ? EXIT.OK : EXIT.FAILURE;
     }
+    if (isBrokenPipe(err)) return exitCodeFor(err); // the reader of stdout is gone: nothing to report to
     log.error(describeError(err));
     if (log.isDevel && err instanceof Error && err.stack) log.error(err.stack);
     return exitCodeFor(err);

@@ -1,7 +1,8 @@
 // The one place that orders the data pipeline: plaintext -> compress -> encrypt on write,
 // decrypt -> decompress on read (walg-format.md §0). JSON metadata never goes through it.
 
-import { compose } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Duplex, Readable } from 'node:stream';
 import type { Compressor, Crypter } from './types.ts';
 
@@ -39,5 +40,9 @@ export function decodeStages(p: DataPipeline): Duplex[] {
  */
 export function through(source: Readable, stages: Duplex[]): Readable {
   if (stages.length === 0) return source;
-  return compose(source, ...stages) as unknown as Readable;
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // pipeline() propagates backpressure and tears every stage down on error; the error reaches the consumer
+  // through `out`, so whoever reads this stream fails instead of seeing a short, "complete" stream.
+  pipeline([source, ...stages, out]).catch((err: unknown) => out.destroy(err as Error));
+  return out;
 }

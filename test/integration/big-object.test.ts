@@ -60,7 +60,7 @@ function runTracked(bin: string, args: string[], env: Record<string, string>, st
   });
 }
 
-test(`a ${SIZE >> 20} MB object streams through put and get with peak RSS under ${LIMIT_MB} MB`, { timeout: 900_000 }, async (t) => {
+test(`a ${SIZE / 1048576} MB object streams through put and get with peak RSS under ${LIMIT_MB} MB`, { timeout: 900_000 }, async (t) => {
   const bin = ensureDist();
   mkdirSync(join(dir, 'store'));
   const env = { WALG_FILE_PREFIX: join(dir, 'store'), WALG_LIBSODIUM_KEY: randomBytes(32).toString('hex'), WALG_LIBSODIUM_KEY_TRANSFORM: 'hex' };
@@ -74,7 +74,7 @@ test(`a ${SIZE >> 20} MB object streams through put and get with peak RSS under 
   assert.equal(get.code, 0, get.stderr);
   assert.equal(outBytes, SIZE);
   assert.equal(outHash.digest('hex'), inHash.digest('hex'));
-  const line = `| ${SIZE >> 20} MB, lz4 + libsodium | put peak RSS ${put.peakMb.toFixed(0)} MB | get peak RSS ${get.peakMb.toFixed(0)} MB |`;
+  const line = `| ${SIZE / 1048576} MB, lz4 + libsodium | put peak RSS ${put.peakMb.toFixed(0)} MB | get peak RSS ${get.peakMb.toFixed(0)} MB |`;
   t.diagnostic(line);
   assert.ok(put.peakMb > 0 && put.peakMb < LIMIT_MB, `put peak RSS ${put.peakMb} MB`);
   assert.ok(get.peakMb > 0 && get.peakMb < LIMIT_MB, `get peak RSS ${get.peakMb} MB`);
