@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only when something is missing (idempotent, quiet).
 set -euo pipefail
-PKGS=(lz4 zstd xz-utils brotli gnupg
-      swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl)
+PKGS=(lz4 zstd xz-utils brotli gnupg diffutils
+      swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl
+      postgresql-15 postgresql-client-15 pgbackrest)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

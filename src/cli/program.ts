@@ -4,6 +4,9 @@
 import { Command, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { withContext } from './run.ts';
+import { registerPgCommands } from './commands-pg.ts';
+import { registerPgBackupCommands } from './commands-pg-backup.ts';
+import { registerPgCatalogCommands } from './commands-pg-catalog.ts';
 
 /** Version line printed by --version. */
 export const VERSION_LINE = `wal-g version v${pkg.version}\tTypeScript re-implementation\tnode ${process.version}`;
@@ -25,6 +28,9 @@ export function buildProgram(): Command {
     .description('Print the hidden setting flags')
     .action(async () => { (await import('../commands/common/flags.ts')).run(); });
 
+  registerPgBackupCommands(program);
+  registerPgCatalogCommands(program);
+  registerPgCommands(program);
   program.addCommand(buildStorageTools());
   return program;
 }

@@ -61,6 +61,8 @@ export function runAs(cmd: string, args: string[], opts: { env?: Record<string, 
     child.stdout.on('data', (c) => { stdout += c; });
     child.stderr.on('data', (c) => { stderr += c; });
     child.on('error', reject);
+    // A quick command may exit before reading stdin; that EPIPE is not an error of the test.
+    child.stdin.on('error', () => {});
     child.on('close', (code) => {
       const r = { code: code ?? -1, stdout, stderr };
       if (r.code !== 0 && !opts.allowFail) reject(new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${stderr.trim().slice(-2000)}`));

@@ -1,0 +1,217 @@
+// WAL archiving benchmark against pgBackRest on a real PostgreSQL 15 (file storage / posix repo, lz4, no encryption):
+//   (a) wall time of one archive_command call for a 16 MiB segment: `wal-g wal-push` vs `pgbackrest archive-push`;
+//   (b) draining a backlog of .ready segments through sequential archive_command calls;
+//   (c) archive recovery through restore_command: `wal-g wal-fetch` (with its prefetch) vs `pgbackrest archive-get`,
+//       as segments/s of a real replay, plus the bare fetch loop without Postgres.
+// usage: node bench/wal.ts [--scale N] [--seconds S]   (WALG_BIN=<binary> to pick the wal-g build; default dist/wal-g
+// when built, else bin/wal-g). Needs postgresql-15 and pgbackrest (apt). Writes bench/results/wal.md.
+
+import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { initCluster, clusterFromDir, pgIdentity, userTempDir, writeUserFile, PG_BIN } from '../test/servers/postgres.ts';
+import { execAs, pgbench, sql } from '../test/integration/pg-exec.ts';
+import type { PgCluster } from '../test/servers/postgres.ts';
+import { isWalSegmentName } from '../src/pg/wal-name.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const SCALE = arg('scale', 20);
+const SECONDS = arg('seconds', 20);
+const WALG = process.env.WALG_BIN ?? (existsSync(join(ROOT, 'dist/wal-g')) ? join(ROOT, 'dist/wal-g') : join(ROOT, 'bin/wal-g'));
+const PGBR = '/usr/bin/pgbackrest';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
+
+async function until(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Runs a command as the cluster user and returns its wall time in ms. */
+async function timed(cmd: string, args: string[]): Promise<number> {
+  const t = performance.now();
+  await execAs(cmd, args);
+  return performance.now() - t;
+}
+
+/** mkdir -p owned by the cluster user. */
+function userDir(d: string): void {
+  mkdirSync(d, { recursive: true });
+  const id = pgIdentity();
+  chownSync(d, id.uid, id.gid);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(PGBR)) throw new Error('pgbackrest is not installed (apt-get install pgbackrest)');
+  const work = userTempDir('walg-bench-');
+  chmodSync(work, 0o755);
+  const staging = join(work, 'pg_wal'); // a pg_wal-like directory holding the segments to push
+  const walgStore = join(work, 'walg-store');
+  const pgbrRepo = join(work, 'pgbr-repo');
+  for (const d of [staging, join(staging, 'archive_status'), walgStore, pgbrRepo, join(work, 'pgbr-lock'), join(work, 'pgbr-spool')]) userDir(d);
+  const walgCfg = join(work, 'walg.json');
+  writeUserFile(walgCfg, JSON.stringify({ WALG_FILE_PREFIX: walgStore, WALG_COMPRESSION_METHOD: 'lz4' }));
+
+  const primary = await initCluster({
+    archive_mode: 'on', archive_command: `cp %p ${staging}/%f`, wal_keep_size: '4GB', max_wal_size: '4GB', checkpoint_timeout: '30min',
+  });
+  const pgbrConf = join(work, 'pgbackrest.conf');
+  writeUserFile(pgbrConf, [
+    '[global]', `repo1-path=${pgbrRepo}`, 'compress-type=lz4', 'archive-async=n', 'log-level-console=warn', 'log-level-file=off',
+    `lock-path=${join(work, 'pgbr-lock')}`, `spool-path=${join(work, 'pgbr-spool')}`, 'start-fast=y',
+    '[bench]', `pg1-path=${primary.dataDir}`, `pg1-socket-path=${primary.socketDir}`, `pg1-port=${primary.port}`, 'pg1-user=postgres', '',
+  ].join('\n'));
+  const pgbr = (...a: string[]) => [`--config=${pgbrConf}`, '--stanza=bench', ...a];
+  // A second, empty repository for the backlog measurement (b).
+  const pgbrRepo2 = join(work, 'pgbr-repo2');
+  userDir(pgbrRepo2);
+  const pgbr2 = (...a: string[]) => [`--config=${pgbrConf}`, '--stanza=bench', `--repo1-path=${pgbrRepo2}`, ...a];
+  const walgStore2 = join(work, 'walg-store2');
+  userDir(walgStore2);
+  const walgCfg2 = join(work, 'walg2.json');
+  writeUserFile(walgCfg2, JSON.stringify({ WALG_FILE_PREFIX: walgStore2, WALG_COMPRESSION_METHOD: 'lz4' }));
+  const replicas: PgCluster[] = [];
+  const lines: string[] = [];
+  try {
+    await primary.start();
+    await execAs(PGBR, pgbr('stanza-create'));
+    await execAs(PGBR, pgbr2('stanza-create'));
+    const base = join(primary.baseDir, 'base');
+    await execAs(join(PG_BIN, 'pg_basebackup'), ['-D', base, '-X', 'fetch', '-c', 'fast'], primary.env);
+    await pgbench(primary, ['-i', '-s', String(SCALE), '-q']);
+    await pgbench(primary, ['-T', String(SECONDS), '-c', '4', '-j', '2']);
+    const lsn = await sql(primary, 'select pg_switch_wal()');
+    const last = await sql(primary, `select pg_walfile_name('${lsn}')`);
+    await until('archiving to the staging dir', 120_000, async () => (await sql(primary, 'select last_archived_wal from pg_stat_archiver')) === last);
+    const segs = readdirSync(staging).filter(isWalSegmentName).sort();
+    const mb = segs.length * 16;
+    console.error(`${segs.length} segments (${mb} MiB) of pgbench WAL; wal-g binary ${WALG}`);
+
+    // (a) one archive_command call per segment, alternating which tool goes first (both read the file from cache).
+    const pushWalg: number[] = [];
+    const pushPgbr: number[] = [];
+    for (const [i, s] of segs.entries()) {
+      const p = join(staging, s);
+      const runWalg = async () => pushWalg.push(await timed(WALG, ['wal-push', p, '--config', walgCfg]));
+      const runPgbr = async () => pushPgbr.push(await timed(PGBR, pgbr('archive-push', p)));
+      if (i % 2 === 0) { await runWalg(); await runPgbr(); } else { await runPgbr(); await runWalg(); }
+    }
+    const du = (d: string) => Number(execFileSync('du', ['-sb', d]).toString().split('\t')[0]);
+    const sizeWalg = du(join(walgStore, 'wal_005'));
+    const sizePgbr = du(join(pgbrRepo, 'archive'));
+
+    // (b) a backlog of .ready segments (archiving was down for a while), drained the way Postgres' archiver does it:
+    // one archive_command call per .ready file in order, renaming it to .done after success. wal-g's call uploads
+    // the following .ready files in the background and the later calls find its markers.
+    const drain = async (tool: 'walg' | 'pgbr'): Promise<number> => {
+      const dir = join(work, `backlog-${tool}`, 'pg_wal');
+      userDir(join(dir, 'archive_status'));
+      for (const s of segs) {
+        cpSync(join(staging, s), join(dir, s));
+        writeUserFile(join(dir, 'archive_status', `${s}.ready`), '');
+      }
+      execFileSync('chown', ['-R', `${pgIdentity().uid}:${pgIdentity().gid}`, dir]);
+      const t = performance.now();
+      for (const s of segs) {
+        if (tool === 'walg') await execAs(WALG, ['wal-push', join(dir, s), '--config', walgCfg2]);
+        else await execAs(PGBR, pgbr2('archive-push', join(dir, s)));
+        renameSync(join(dir, 'archive_status', `${s}.ready`), join(dir, 'archive_status', `${s}.done`));
+      }
+      return performance.now() - t;
+    };
+    const drainWalg = await drain('walg');
+    const drainPgbr = await drain('pgbr');
+
+    // (c1) bare fetch loop: what restore_command does, without Postgres replaying in between.
+    const fetchLoop = async (tool: 'walg' | 'pgbr'): Promise<number> => {
+      const dir = join(work, `fetch-${tool}`);
+      userDir(dir);
+      const t = performance.now();
+      for (const s of segs) {
+        const dest = join(dir, 'RECOVERYXLOG');
+        if (tool === 'walg') await execAs(WALG, ['wal-fetch', s, dest, '--config', walgCfg]);
+        else await execAs(PGBR, pgbr('archive-get', s, dest));
+        rmSync(dest);
+      }
+      return performance.now() - t;
+    };
+    const loopWalg = await fetchLoop('walg');
+    const loopPgbr = await fetchLoop('pgbr');
+
+    // (c2) real archive recovery of the base backup.
+    await primary.stop();
+    const recover = async (tool: 'walg' | 'pgbr'): Promise<{ ms: number; restored: number }> => {
+      const dir = join(primary.baseDir, `replica-${tool}`);
+      cpSync(base, dir, { recursive: true });
+      const r = await clusterFromDir(primary.baseDir, dir);
+      replicas.push(r);
+      r.configure({
+        archive_mode: 'off', recovery_target_timeline: 'latest',
+        restore_command: tool === 'walg' ? `${WALG} wal-fetch %f %p --config ${walgCfg}` : `${PGBR} --config=${pgbrConf} --stanza=bench --pg1-path=${dir} archive-get %f "%p"`,
+      });
+      writeUserFile(join(dir, 'recovery.signal'), '');
+      const t = performance.now();
+      await r.start();
+      await until('recovery', 600_000, async () => (await sql(r, 'select pg_is_in_recovery()')) === 'f');
+      const ms = performance.now() - t;
+      const restored = (readFileSync(r.logFile, 'utf8').match(/restored log file "[0-9A-F]{24}" from archive/g) ?? []).length;
+      await r.stop('immediate');
+      return { ms, restored };
+    };
+    const recWalg = await recover('walg');
+    const recPgbr = await recover('pgbr');
+
+    const f1 = (x: number) => x.toFixed(1);
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    // A copy of the single executable (e.g. built into a scratch tree) is still "dist/wal-g".
+    const walgLabel = WALG.endsWith('dist/wal-g') ? 'dist/wal-g (single executable from scripts/build.ts)' : `\`${WALG.replace(ROOT + '/', '')}\` (from source)`;
+    const pgbrVersion = execFileSync(PGBR, ['version']).toString().trim();
+    const pgVersion = execFileSync(join(PG_BIN, 'postgres'), ['--version']).toString().trim();
+    lines.push(
+      '# WAL archiving: wal-g (TypeScript) vs pgBackRest',
+      '',
+      `Host: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; ${pgVersion}; ${pgbrVersion}; node ${process.version}; wal-g: ${walgLabel}.`,
+      `Workload: pgbench -i -s ${SCALE}, then pgbench -T ${SECONDS} -c 4: ${segs.length} segments (${mb} MiB) of real WAL.`,
+      'Both tools: local file repository, lz4, no encryption, synchronous (pgBackRest archive-async=n), default concurrency.',
+      'Every command runs as the cluster user, exactly as archive_command / restore_command would.',
+      '',
+      '| measurement | wal-g | pgBackRest | wal-g / pgBackRest |',
+      '|---|---|---|---|',
+      `| (a) archive_command, one 16 MiB segment: median wall time | ${f1(median(pushWalg))} ms | ${f1(median(pushPgbr))} ms | ${ratio(median(pushWalg), median(pushPgbr))} |`,
+      `| (a) same, p90 | ${f1(pct(pushWalg, 0.9))} ms | ${f1(pct(pushPgbr, 0.9))} ms | ${ratio(pct(pushWalg, 0.9), pct(pushPgbr, 0.9))} |`,
+      `| (b) backlog of ${segs.length} .ready segments drained by sequential archive_command calls | ${f1(drainWalg / 1000)} s (${f1(segs.length / (drainWalg / 1000))} seg/s) | ${f1(drainPgbr / 1000)} s (${f1(segs.length / (drainPgbr / 1000))} seg/s) | ${ratio(drainWalg, drainPgbr)} |`,
+      `| archive size for ${mb} MiB of WAL | ${f1(sizeWalg / 1048576)} MiB | ${f1(sizePgbr / 1048576)} MiB | ${ratio(sizeWalg, sizePgbr)} |`,
+      `| (c) restore_command loop without Postgres (${segs.length} fetches) | ${f1(segs.length / (loopWalg / 1000))} seg/s | ${f1(segs.length / (loopPgbr / 1000))} seg/s | ${ratio(loopPgbr, loopWalg)} (speed) |`,
+      `| (c) archive recovery of the base backup (${recWalg.restored} / ${recPgbr.restored} segments restored) | ${f1(recWalg.restored / (recWalg.ms / 1000))} seg/s (${f1(recWalg.ms / 1000)} s) | ${f1(recPgbr.restored / (recPgbr.ms / 1000))} seg/s (${f1(recPgbr.ms / 1000)} s) | ${ratio(recPgbr.ms, recWalg.ms)} (speed) |`,
+      '',
+      'Time ratios (a), (b): below 1× means wal-g is faster. Speed ratios (c): above 1× means wal-g is faster.',
+      'wal-g (b): WALG_UPLOAD_CONCURRENCY 16 gives 15 background uploaders; pgBackRest runs with its defaults (archive-async=n).',
+      'wal-g fetches the next WALG_DOWNLOAD_CONCURRENCY (10) segments in a detached prefetch process; pgBackRest without',
+      'archive-async fetches one segment per call. Recovery time includes Postgres start-up, replay and promotion.',
+      '',
+      `Reproduce: \`make build && node_modules/.bin/node bench/wal.ts --scale ${SCALE} --seconds ${SECONDS}\` (as root; needs postgresql-15 and pgbackrest).`,
+      '',
+    );
+    const md = lines.join('\n');
+    console.log(md);
+    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench/results/wal.md'), md);
+  } finally {
+    for (const r of replicas) await r.stop('immediate').catch(() => {});
+    await primary.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err) => { console.error(err); process.exitCode = 1; });

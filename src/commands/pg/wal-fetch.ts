@@ -1,0 +1,39 @@
+// `wal-g wal-fetch <wal_name> <destination_filename>` (restore_command %f %p): thin command over src/pg/wal-fetch.ts,
+// which starts the detached wal-prefetch child after serving a segment.
+
+import type { CommandContext } from '../../cli/context.ts';
+import { describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { walFetch } from '../../pg/wal-fetch.ts';
+import { prefetchPossible, spawnPrefetch } from '../../pg/prefetch.ts';
+import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
+import { positiveConcurrency, targetStorageName } from './settings.ts';
+
+/** Runs wal-fetch. A missing file throws ArchiveNonExistenceError (exit 74); other failures exit 1. */
+export async function run(ctx: CommandContext, walName: string, destination: string, opts: { targetStorage?: string }): Promise<void> {
+  const cfg = ctx.config;
+  const segmentSize = walSegmentSizeFromConfig(cfg);
+  const storage = await ctx.storage(targetStorageName(ctx, opts.targetStorage));
+  const crypter = await ctx.crypter();
+  await walFetch(walName, destination, {
+    storage, crypter, segmentSize, prefetchDir: cfg.get('WALG_PREFETCH_DIR'), signal: ctx.signal,
+  });
+  // compat: WAL-G starts the prefetcher after serving the file (deferred). We skip it after a failure: a missing
+  // segment means the following ones are not archived either, and recovery probes the end of the archive often.
+  // compat: a bad WALG_DOWNLOAD_CONCURRENCY only disables prefetch (logged); the fetch itself already succeeded.
+  let downloadConcurrency: number;
+  try {
+    downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY', 10);
+  } catch (err) {
+    log.error(`WAL-prefetch: get max concurrency: ${describeError(err)}`);
+    return;
+  }
+  if (prefetchPossible(walName, downloadConcurrency)) {
+    spawnPrefetch(walName, destination, {
+      configPath: cfg.file,
+      storagePrefix: cfg.get('WALG_STORAGE_PREFIX'),
+      targetStorage: opts.targetStorage,
+      devel: log.isDevel,
+    });
+  }
+}

@@ -1,0 +1,196 @@
+// WAL prefetch (walg-format.md §7.3): after wal-fetch serves segment N, a detached `wal-g wal-prefetch` child
+// downloads N+1 … N+WALG_DOWNLOAD_CONCURRENCY into `<dir>/.wal-g/prefetch/running/` and renames each complete file
+// into `<dir>/.wal-g/prefetch/`, where the next wal-fetch picks it up; it also removes prefetched files older than N.
+
+import { spawn } from 'node:child_process';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ArchiveNonExistenceError, describeError } from '../core/errors.ts';
+import { log } from '../core/log.ts';
+import type { Storage } from '../storage/types.ts';
+import { compareWalSegments, isWalSegmentName, nextWalName, parseWalName, tryParseWalName } from './wal-name.ts';
+import type { WalReadOptions } from './wal-fetch.ts';
+
+/** Paths used for prefetching `name` below `dir` (the destination's directory, or WALG_PREFETCH_DIR). */
+export interface PrefetchPaths {
+  /** `<dir>/.wal-g/prefetch` */
+  prefetchDir: string;
+  /** `<dir>/.wal-g/prefetch/running` */
+  runningDir: string;
+  /** `<dir>/.wal-g/prefetch/running/<name>`: download in progress. */
+  running: string;
+  /** `<dir>/.wal-g/prefetch/<name>`: complete download. */
+  prefetched: string;
+}
+
+/** compat: WAL-G's getPrefetchLocations layout. */
+export function prefetchPaths(dir: string, name: string): PrefetchPaths {
+  const prefetchDir = join(dir, '.wal-g', 'prefetch');
+  const runningDir = join(prefetchDir, 'running');
+  return { prefetchDir, runningDir, running: join(runningDir, name), prefetched: join(prefetchDir, name) };
+}
+
+/**
+ * compat: WAL-G's checkPrefetchPossible — never for names containing `history` or `partial`, and not when
+ * WALG_DOWNLOAD_CONCURRENCY is 1. We also skip any other non-segment name (e.g. `.backup` files): the child could
+ * not compute a successor for it anyway.
+ */
+export function prefetchPossible(name: string, downloadConcurrency: number): boolean {
+  return !name.includes('history') && !name.includes('partial') && downloadConcurrency !== 1 && isWalSegmentName(name);
+}
+
+/** True when running as the single executable (dist/wal-g), where there is no entry script in argv. */
+function isSingleExecutable(): boolean {
+  try {
+    const require = createRequire(import.meta.url);
+    return (require('node:sea') as { isSea(): boolean }).isSea();
+  } catch {
+    return false;
+  }
+}
+
+/** What the prefetch child needs to see the same configuration as its parent. */
+export interface SpawnPrefetchOptions {
+  /** The config file the parent read, passed on as --config. */
+  configPath?: string;
+  /** WALG_STORAGE_PREFIX, passed on as --walg-storage-prefix (compat: WAL-G does the same). */
+  storagePrefix?: string;
+  /** --target-storage of the parent. */
+  targetStorage?: string;
+  /** WALG_LOG_LEVEL=DEVEL: the child's PREFETCH-prefixed logs go to our stderr; otherwise stdio is closed. */
+  devel?: boolean;
+}
+
+/**
+ * Starts `wal-g wal-prefetch <name> <location>` detached and returns at once. Settings reach the child through
+ * the environment (the CLI exported every resolved setting into it). Works from source (node + entry script) and
+ * from the single executable. A failure to start is only logged: prefetch is an optimisation.
+ */
+export function spawnPrefetch(name: string, location: string, opts: SpawnPrefetchOptions = {}): void {
+  const args = isSingleExecutable() ? [] : [...process.execArgv, process.argv[1]!];
+  args.push('wal-prefetch', name, location);
+  if (opts.configPath) args.push('--config', opts.configPath);
+  if (opts.storagePrefix) args.push('--walg-storage-prefix', opts.storagePrefix);
+  if (opts.targetStorage) args.push('--target-storage', opts.targetStorage);
+  try {
+    // stdout/stderr are not inherited unless DEVEL: a child holding the pipe open would make whoever reads
+    // restore_command's output wait for the whole prefetch, and its logs are discarded anyway.
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', opts.devel ? 'inherit' : 'ignore'],
+      env: process.env,
+    });
+    child.on('error', (err) => log.error(`WAL-prefetch failed: ${describeError(err)}`));
+    child.unref();
+  } catch (err) {
+    log.error(`WAL-prefetch failed: ${describeError(err)}`);
+  }
+}
+
+/** Options of walPrefetch. */
+export interface WalPrefetchOptions extends WalReadOptions {
+  storage: Storage;
+  segmentSize: number;
+  /** WALG_DOWNLOAD_CONCURRENCY: how many following segments to fetch. */
+  downloadConcurrency: number;
+  /** WALG_PREFETCH_DIR; default: the directory of `location`. */
+  prefetchDir?: string;
+  /** Pause between starting downloads (compat: WAL-G ramps up by 10 ms). */
+  rampUpMs?: number;
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/**
+ * Downloads one segment into `running/<name>` (created exclusively first, so a concurrent wal-fetch sees the
+ * download growing), then renames it to `prefetch/<name>`. Skips names already present in either place. Never
+ * throws: a missing or failing segment just leaves nothing behind.
+ */
+export async function prefetchFile(name: string, dir: string, opts: WalPrefetchOptions): Promise<'prefetched' | 'skipped' | 'missing' | 'failed'> {
+  const p = prefetchPaths(dir, name);
+  if (await exists(p.running) || await exists(p.prefetched)) return 'skipped';
+  try {
+    await mkdir(p.runningDir, { recursive: true });
+  } catch (err) {
+    log.error(`WAL-prefetch ${name}, make dirs: ${describeError(err)}`);
+    return 'failed';
+  }
+  let fh;
+  try {
+    fh = await open(p.running, 'wx');
+  } catch {
+    return 'skipped'; // another prefetcher created it first
+  }
+  const out = fh.createWriteStream();
+  try {
+    const { openArchivedWal } = await import('./wal-fetch.ts');
+    const obj = await openArchivedWal(opts.storage, name, opts);
+    await pipeline(obj.stream, out, { signal: opts.signal });
+  } catch (err) {
+    out.destroy();
+    // Unlike WAL-G (which may rename a partial file into place), remove it: wal-fetch would reject it anyway.
+    await unlink(p.running).catch(() => {});
+    if (err instanceof ArchiveNonExistenceError) {
+      log.debug(`WAL-prefetch ${name}: not archived yet`);
+      return 'missing';
+    }
+    log.error(`WAL-prefetch ${name}, download: ${describeError(err)}`);
+    return 'failed';
+  }
+  log.debug(`WAL-prefetch ${name}, download OK`);
+  // wal-fetch may have taken over (deleting running/<name>) or another prefetcher may have finished first.
+  if (await exists(p.running) && !(await exists(p.prefetched))) {
+    try {
+      await rename(p.running, p.prefetched);
+      return 'prefetched';
+    } catch (err) {
+      log.error(`WAL-prefetch ${name}, rename ${p.running} -> ${p.prefetched}: ${describeError(err)}`);
+    }
+  }
+  await unlink(p.running).catch(() => {});
+  return 'skipped';
+}
+
+/**
+ * compat: WAL-G's CleanupPrefetchDirectories — removes prefetched and in-progress files older than `name`
+ * (lower timeline, or same timeline and lower segment) from both prefetch directories. Never throws.
+ */
+export async function cleanupPrefetchDirectories(name: string, dir: string, segmentSize: number): Promise<void> {
+  const current = tryParseWalName(name, segmentSize);
+  if (!current) {
+    log.warn(`WAL-prefetch cleanup failed: '${name}' is not a WAL segment name`);
+    return;
+  }
+  const { prefetchDir, runningDir } = prefetchPaths(dir, name);
+  for (const d of [prefetchDir, runningDir]) {
+    let files: string[];
+    try { files = await readdir(d); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`WAL-prefetch cleanup failed, cannot enumerate files in dir: ${d}`);
+      continue;
+    }
+    for (const f of files) {
+      const seg = tryParseWalName(f, segmentSize);
+      if (seg && compareWalSegments(seg, current) < 0) await unlink(join(d, f)).catch(() => {});
+    }
+  }
+}
+
+/**
+ * wal-prefetch: fetches the `downloadConcurrency` segments after `name` in parallel (10 ms apart, in order) into
+ * the prefetch directory of `location`, and cleans older prefetched files. Resolves when all downloads ended.
+ */
+export async function walPrefetch(name: string, location: string, opts: WalPrefetchOptions): Promise<void> {
+  const dir = opts.prefetchDir ?? dirname(location);
+  parseWalName(name, opts.segmentSize); // throws NotWalNameError for names with no successor
+  const tasks: Promise<unknown>[] = [];
+  let next = name;
+  for (let i = 0; i < opts.downloadConcurrency; i++) {
+    next = nextWalName(next, opts.segmentSize);
+    tasks.push(prefetchFile(next, dir, opts));
+    await new Promise((r) => setTimeout(r, opts.rampUpMs ?? 10));
+  }
+  tasks.push(cleanupPrefetchDirectories(name, dir, opts.segmentSize));
+  await Promise.all(tasks);
+}
