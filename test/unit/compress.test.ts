@@ -1,0 +1,496 @@
+// Tests for src/pipeline/compress: round trips, the exact LZ4 / zstd / lzma container bytes WAL-G expects, and
+// interoperability with the reference CLIs (Debian packages: lz4, xz-utils, zstd, brotli, gzip).
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable, Writable, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CorruptObjectError, ConfigError } from '../../src/core/errors.ts';
+import type { Compressor } from '../../src/pipeline/types.ts';
+import {
+  getCompressor,
+  compressorForExtension,
+  KNOWN_EXTENSIONS,
+} from '../../src/pipeline/compress/index.ts';
+import { xxh32, Xxh32, LZ4_BLOCK_SIZE } from '../../src/pipeline/compress/lz4.ts';
+import { LZMA_XZ_OPTIONS } from '../../src/pipeline/compress/lzma.ts';
+
+const MiB = 1024 * 1024;
+
+/** Feeds `input` through `stream` in pieces of `piece` bytes (0 = one piece) and collects the output. */
+async function run(stream: Duplex, input: Buffer, piece = 64 * 1024): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  function* source(): Generator<Buffer> {
+    if (piece <= 0) { if (input.length) yield input; return; }
+    for (let i = 0; i < input.length; i += piece) yield input.subarray(i, i + piece);
+  }
+  await pipeline(Readable.from(source()), stream, new Writable({
+    write(chunk: Buffer, _e, cb) { parts.push(chunk); cb(); },
+  }));
+  return Buffer.concat(parts);
+}
+
+/** Runs a CLI with `input` on stdin and returns stdout; fails the test on a non-zero exit. */
+function cli(cmd: string, args: string[], input: Buffer): Buffer {
+  const r = spawnSync(cmd, args, { input, maxBuffer: 1 << 30 });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.stderr?.toString()}`);
+  return r.stdout;
+}
+
+function isCorrupt(err: unknown): boolean {
+  return err instanceof CorruptObjectError;
+}
+
+/** Text-like data with repetition (compresses well but not trivially). */
+function compressible(size: number): Buffer {
+  const words = ['tuple', 'page', 'heap', 'xlog', 'vacuum', 'index', 'insert', 'checkpoint', 'relation', 'buffer'];
+  const parts: string[] = [];
+  let len = 0;
+  for (let i = 0; len < size; i++) {
+    const line = `${i}\t${words[i % 10]} ${words[(i * 7) % 10]} ${(i * 2654435761) % 1000}\n`;
+    parts.push(line);
+    len += line.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, size);
+}
+
+/** Half random, half compressible, interleaved in 256 KiB pieces so both block kinds occur. */
+function mixed(size: number): Buffer {
+  const out = Buffer.alloc(size);
+  const text = compressible(size);
+  const rnd = randomBytes(size);
+  for (let i = 0; i < size; i += 256 * 1024) {
+    ((i / (256 * 1024)) % 2 === 0 ? text : rnd).copy(out, i, i, Math.min(size, i + 256 * 1024));
+  }
+  return out;
+}
+
+const RANDOM_10M = randomBytes(10 * MiB);
+const TEXT_10M = compressible(10 * MiB);
+const MIXED_6M = mixed(6 * MiB);
+
+let tmp = '';
+before(() => { tmp = mkdtempSync(join(tmpdir(), 'walg-compress-')); });
+after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('xxh32', () => {
+  test('matches the reference vectors', () => {
+    assert.equal(xxh32(Buffer.alloc(0)), 0x02cc5d05);
+    assert.equal(xxh32(Buffer.from('a')), 0x550d7456);
+    assert.equal(xxh32(Buffer.from('abc')), 0x32d153ff);
+    assert.equal(xxh32(Buffer.from('Nobody inspects the spammish repetition')), 0xe2293b2f);
+  });
+
+  test('incremental updates over any slicing (and unaligned views) equal the one-shot hash', () => {
+    const data = randomBytes(100_003);
+    const whole = xxh32(data);
+    for (const step of [1, 3, 15, 16, 17, 4096, 65_537]) {
+      const h = new Xxh32();
+      for (let i = 0; i < data.length; i += step) h.update(data.subarray(i, i + step));
+      assert.equal(h.digest(), whole, `step ${step}`);
+    }
+    const shifted = Buffer.alloc(data.length + 1);
+    data.copy(shifted, 1);
+    assert.equal(xxh32(shifted.subarray(1)), whole);
+  });
+
+  test('runs faster than 1 GB/s', () => {
+    const buf = randomBytes(16 * MiB);
+    xxh32(buf);
+    // CPU time rather than wall time, so a busy machine does not make this flaky.
+    const t = process.cpuUsage();
+    for (let i = 0; i < 8; i++) xxh32(buf);
+    const used = process.cpuUsage(t);
+    const mbps = (8 * 16 * MiB) / (used.user + used.system); // bytes per microsecond = MB/s
+    assert.ok(mbps > 1000, `xxh32 at ${mbps.toFixed(0)} MB/s`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('round trips', () => {
+  const inputs: Array<[string, () => Buffer]> = [
+    ['empty', () => Buffer.alloc(0)],
+    ['1 byte', () => Buffer.from([0x42])],
+    ['random 10 MiB', () => RANDOM_10M],
+    ['compressible 10 MiB', () => TEXT_10M],
+  ];
+  for (const method of ['lz4', 'lzma', 'zstd', 'brotli', 'none'] as const) {
+    for (const [name, make] of inputs) {
+      // lzma codes incompressible data at ~1-3 MB/s: 4 MiB of it keeps this file well inside its time budget.
+      const label = method === 'lzma' && name.startsWith('random') ? 'random 4 MiB' : name;
+      test(`${method}: ${label}`, async () => {
+        const c = await getCompressor(method);
+        const data = label === 'random 4 MiB' ? RANDOM_10M.subarray(0, 4 * MiB) : make();
+        const packed = await run(c.compress(), data);
+        if (method !== 'none' && data.length > 0 && name.startsWith('compressible')) {
+          assert.ok(packed.length < data.length / 3, `${method} ratio ${packed.length / data.length}`);
+        }
+        assert.ok((await run(c.decompress(), packed)).equals(data));
+      });
+    }
+  }
+
+  test('lz4: odd write sizes, exact block multiples and one huge write give the same result', async () => {
+    const c = await getCompressor('lz4');
+    const data = Buffer.concat([MIXED_6M, TEXT_10M.subarray(0, 2 * LZ4_BLOCK_SIZE - MIXED_6M.length)]);
+    assert.equal(data.length, 2 * LZ4_BLOCK_SIZE);
+    for (const piece of [0, 1000_003, LZ4_BLOCK_SIZE, LZ4_BLOCK_SIZE + 1]) {
+      const packed = await run(c.compress(), data, piece);
+      assert.ok((await run(c.decompress(), packed, 777_777)).equals(data), `piece ${piece}`);
+    }
+    const small = TEXT_10M.subarray(0, 3000);
+    assert.ok((await run(c.decompress(), await run(c.compress(), small, 1), 1)).equals(small));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Walks our LZ4 output: one frame header, blocks, one end mark, checksum, nothing after. */
+function lz4Layout(buf: Buffer): { blocks: Array<{ size: number; raw: boolean }>; checksum: number } {
+  assert.deepEqual([...buf.subarray(0, 6)], [0x04, 0x22, 0x4d, 0x18, 0x64, 0x70]);
+  assert.equal(buf[6], (xxh32(buf.subarray(4, 6)) >>> 8) & 0xff, 'header checksum');
+  let pos = 7;
+  const blocks: Array<{ size: number; raw: boolean }> = [];
+  for (;;) {
+    const word = buf.readUInt32LE(pos);
+    pos += 4;
+    if (word === 0) break;
+    const size = word & 0x7fffffff;
+    assert.ok(size <= 4 * MiB);
+    blocks.push({ size, raw: word >>> 31 === 1 });
+    pos += size;
+  }
+  assert.equal(pos + 4, buf.length, 'exactly one end mark, then only the content checksum');
+  return { blocks, checksum: buf.readUInt32LE(pos) };
+}
+
+describe('lz4 frame format', () => {
+  test('empty input is a complete frame: header, end mark, checksum of nothing', async () => {
+    const c = await getCompressor('lz4');
+    const out = await run(c.compress(), Buffer.alloc(0));
+    assert.equal(out.length, 15);
+    assert.equal(lz4Layout(out).checksum, 0x02cc5d05);
+  });
+
+  test('header 04 22 4D 18 64 70, 4 MiB blocks, raw blocks for random data, content checksum', async () => {
+    const c = await getCompressor('lz4');
+    const data = Buffer.concat([RANDOM_10M.subarray(0, 4 * MiB), TEXT_10M.subarray(0, 5 * MiB)]);
+    const out = await run(c.compress(), data);
+    const { blocks, checksum } = lz4Layout(out);
+    assert.equal(blocks.length, 3);
+    assert.deepEqual(blocks[0], { size: 4 * MiB, raw: true });
+    assert.equal(blocks[1].raw, false);
+    assert.equal(checksum, xxh32(data));
+  });
+});
+
+describe('zstd frame format', () => {
+  test('one frame, content checksum on, window at most 8 MiB', async () => {
+    for (const level of ['fastest', 'default', 'better', 'best']) {
+      const c = await getCompressor('zstd', { zstdLevel: level });
+      const data = MIXED_6M;
+      const out = await run(c.compress(), data);
+      assert.equal(out.readUInt32LE(0), 0xfd2fb528);
+      const fhd = out[4];
+      const single = (fhd >> 5) & 1;
+      assert.equal((fhd >> 2) & 1, 1, 'checksum flag');
+      assert.equal(fhd & 3, 0, 'no dictionary id');
+      let pos = 5;
+      if (!single) {
+        const wd = out[pos++];
+        const base = 2 ** (10 + (wd >> 3));
+        assert.ok(base + (base / 8) * (wd & 7) <= 8 * MiB, `${level} window`);
+      }
+      pos += [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+      for (;;) {
+        const h = out.readUIntLE(pos, 3);
+        pos += 3;
+        pos += ((h >> 1) & 3) === 1 ? 1 : h >>> 3;
+        if (h & 1) break;
+      }
+      assert.equal(pos + 4, out.length, `${level}: a single frame then its checksum`);
+      assert.ok((await run(c.decompress(), out)).equals(data));
+    }
+  });
+
+  test('level names are case-insensitive; unknown names are a ConfigError', async () => {
+    await getCompressor('zstd', { zstdLevel: 'BEST' });
+    await assert.rejects(getCompressor('zstd', { zstdLevel: 'fast' }), ConfigError);
+  });
+});
+
+describe('lzma format', () => {
+  test('.lzma alone header: props 5D, dictionary 8 MiB, unknown size', async () => {
+    const c = await getCompressor('lzma');
+    const out = await run(c.compress(), Buffer.from('hello'));
+    assert.equal(out.subarray(0, 13).toString('hex'), '5d00008000ffffffffffffffff');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('interop: our output decoded by the CLIs', () => {
+  const cases: Array<[string, string, string[]]> = [
+    ['lz4', 'lz4', ['-d', '-c']],
+    ['lzma', 'xz', ['--format=lzma', '-d', '-c']],
+    ['zstd', 'zstd', ['-d', '-c']],
+    ['brotli', 'brotli', ['-d', '-c']],
+  ];
+  for (const [method, cmd, args] of cases) {
+    test(`${cmd} ${args.join(' ')}`, async () => {
+      const c = await getCompressor(method as 'lz4');
+      for (const data of [Buffer.alloc(0), MIXED_6M]) {
+        const packed = await run(c.compress(), data);
+        assert.ok(cli(cmd, args, packed).equals(data), `${method} ${data.length} bytes`);
+      }
+    });
+  }
+
+  test('zstd -d reads every level', async () => {
+    for (const level of ['fastest', 'better', 'best']) {
+      const c = await getCompressor('zstd', { zstdLevel: level });
+      assert.ok(cli('zstd', ['-d', '-c'], await run(c.compress(), MIXED_6M)).equals(MIXED_6M));
+    }
+  });
+
+  test('our lzma settings are exactly the documented xz command line', async () => {
+    const c = await getCompressor('lzma');
+    const data = MIXED_6M.subarray(0, 512 * 1024);
+    const ours = await run(c.compress(), data);
+    const theirs = cli('xz', ['--format=lzma', LZMA_XZ_OPTIONS, '-c'], data);
+    assert.ok(ours.equals(theirs));
+  });
+});
+
+describe('interop: CLI output decoded by ours', () => {
+  const lz4Variants: string[][] = [
+    [],
+    ['-BD'],
+    ['-B4', '-BD'],
+    ['--content-size'],
+    ['-BX'],
+    ['-B4', '-BX', '--content-size'],
+    ['-B5', '--no-frame-crc'],
+    ['-9'],
+  ];
+  for (const flags of lz4Variants) {
+    test(`lz4 ${flags.join(' ') || '(defaults)'}`, async () => {
+      const c = await getCompressor('lz4');
+      const packed = cli('lz4', [...flags, '-c'], MIXED_6M);
+      assert.ok((await run(c.decompress(), packed)).equals(MIXED_6M));
+    });
+  }
+
+  test('lz4: objects over 16 MiB (blocks coded on worker threads), incl. linked 64 KiB blocks', async () => {
+    const c = await getCompressor('lz4');
+    const data = Buffer.concat([MIXED_6M, TEXT_10M, RANDOM_10M, TEXT_10M, MIXED_6M]);
+    const ours = await run(c.compress(), data, 1024 * 1024);
+    assert.equal(lz4Layout(ours).blocks.length, Math.ceil(data.length / LZ4_BLOCK_SIZE));
+    assert.ok(cli('lz4', ['-d', '-c'], ours).equals(data), 'lz4 -d reads our big frame');
+    assert.ok((await run(c.decompress(), ours, 1024 * 1024)).equals(data), 'we read our big frame');
+    const bad = Buffer.from(ours);
+    bad[bad.length - 5 * MiB] ^= 0x40;
+    await assert.rejects(run(c.decompress(), bad, 1024 * 1024), isCorrupt, 'corruption found by a worker or the checksum');
+    for (const flags of [['-B4', '-BD', '-BX'], ['--content-size']]) {
+      const theirs = cli('lz4', [...flags, '-c'], data);
+      assert.ok((await run(c.decompress(), theirs, 1024 * 1024)).equals(data), flags.join(' '));
+    }
+  });
+
+  test('lz4: byte-at-a-time input with block checksums, linked blocks and content size', async () => {
+    const c = await getCompressor('lz4');
+    const data = Buffer.concat([TEXT_10M.subarray(0, 150_000), RANDOM_10M.subarray(0, 70_000)]);
+    const packed = cli('lz4', ['-B4', '-BD', '-BX', '--content-size', '-c'], data);
+    assert.ok((await run(c.decompress(), packed, 1)).equals(data));
+  });
+
+  test('lz4: concatenated frames and skippable frames', async () => {
+    const c = await getCompressor('lz4');
+    const a = TEXT_10M.subarray(0, 100_000);
+    const b = RANDOM_10M.subarray(0, 100_000);
+    const skippable = Buffer.alloc(8 + 5);
+    skippable.writeUInt32LE(0x184d2a53, 0);
+    skippable.writeUInt32LE(5, 4);
+    const packed = Buffer.concat([skippable, cli('lz4', ['-c'], a), await run(c.compress(), b), skippable]);
+    assert.ok((await run(c.decompress(), packed, 4099)).equals(Buffer.concat([a, b])));
+  });
+
+  test('xz --format=lzma (default preset)', async () => {
+    const c = await getCompressor('lzma');
+    const data = MIXED_6M.subarray(0, 2 * MiB);
+    assert.ok((await run(c.decompress(), cli('xz', ['--format=lzma', '-c'], data))).equals(data));
+  });
+
+  test('zstd (single and concatenated frames)', async () => {
+    const c = await getCompressor('zstd');
+    const one = cli('zstd', ['-q', '-c'], MIXED_6M);
+    assert.ok((await run(c.decompress(), one)).equals(MIXED_6M));
+    const two = Buffer.concat([one, cli('zstd', ['-q', '-19', '-c'], TEXT_10M.subarray(0, MiB))]);
+    assert.ok((await run(c.decompress(), two)).equals(Buffer.concat([MIXED_6M, TEXT_10M.subarray(0, MiB)])));
+  });
+
+  test('brotli', async () => {
+    const c = await getCompressor('brotli');
+    assert.ok((await run(c.decompress(), cli('brotli', ['-q', '6', '-c'], MIXED_6M))).equals(MIXED_6M));
+  });
+
+  test('gzip (WAL-E objects, read only), including concatenated members', async () => {
+    const c = (await compressorForExtension('gz'))!;
+    assert.equal(c.method, 'gzip');
+    const data = MIXED_6M;
+    const packed = Buffer.concat([cli('gzip', ['-c'], data), cli('gzip', ['-c'], data)]);
+    assert.ok((await run(c.decompress(), packed)).equals(Buffer.concat([data, data])));
+    assert.throws(() => c.compress());
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('corrupt and truncated input', () => {
+  test('lz4: a flipped byte in the middle fails with CorruptObjectError', async () => {
+    const c = await getCompressor('lz4');
+    const packed = await run(c.compress(), TEXT_10M.subarray(0, 3 * MiB));
+    for (const at of [packed.length >> 1, packed.length - 2, 6]) {
+      const bad = Buffer.from(packed);
+      bad[at] ^= 0x01;
+      await assert.rejects(run(c.decompress(), bad), isCorrupt, `offset ${at}`);
+    }
+  });
+
+  test('lz4: a corrupted block with block checksums fails with CorruptObjectError', async () => {
+    const c = await getCompressor('lz4');
+    const packed = cli('lz4', ['-BX', '-c'], TEXT_10M.subarray(0, MiB));
+    packed[packed.length >> 1] ^= 0x80;
+    await assert.rejects(run(c.decompress(), packed), (e) => isCorrupt(e) && /checksum|corrupt/.test((e as Error).message));
+  });
+
+  test('zstd: a flipped byte in the middle fails with CorruptObjectError', async () => {
+    const c = await getCompressor('zstd');
+    const packed = await run(c.compress(), TEXT_10M.subarray(0, 3 * MiB));
+    const bad = Buffer.from(packed);
+    bad[bad.length >> 1] ^= 0x01;
+    await assert.rejects(run(c.decompress(), bad), (e) => isCorrupt(e) && /^zstd: corrupt or truncated data/.test((e as Error).message));
+  });
+
+  for (const method of ['lz4', 'lzma', 'zstd', 'brotli'] as const) {
+    test(`${method}: truncated objects fail with CorruptObjectError`, async () => {
+      const c = await getCompressor(method);
+      const packed = await run(c.compress(), MIXED_6M.subarray(0, MiB));
+      for (const cut of [0, 1, packed.length >> 1, packed.length - 1]) {
+        await assert.rejects(run(c.decompress(), packed.subarray(0, cut)), isCorrupt, `cut at ${cut}`);
+      }
+    });
+  }
+
+  test('gzip: truncated objects fail with CorruptObjectError', async () => {
+    const c = (await compressorForExtension('gz'))!;
+    const packed = cli('gzip', ['-c'], MIXED_6M.subarray(0, MiB));
+    await assert.rejects(run(c.decompress(), packed.subarray(0, packed.length >> 1)), isCorrupt);
+  });
+
+  test('lz4 and lzma: data after the end of the stream is rejected', async () => {
+    for (const method of ['lz4', 'lzma'] as const) {
+      const c = await getCompressor(method);
+      const packed = Buffer.concat([await run(c.compress(), Buffer.from('payload')), Buffer.from('garbage!')]);
+      await assert.rejects(run(c.decompress(), packed), isCorrupt, method);
+    }
+    // lzma feeds liblzma 64 KiB slices: the end marker falling exactly on a slice end must still see what follows.
+    const c = await getCompressor('lzma');
+    const packed = await run(c.compress(), RANDOM_10M.subarray(0, 200_000));
+    const tail = Buffer.concat([packed.subarray(packed.length - 65536), Buffer.from('garbage')]);
+    const source = Readable.from([packed.subarray(0, packed.length - 65536), tail]);
+    await assert.rejects(pipeline(source, c.decompress(), new Writable({ write(_c, _e, cb) { cb(); } })), isCorrupt);
+  });
+
+  test('errors from outside the stream are not turned into CorruptObjectError', async () => {
+    const c = await getCompressor('zstd');
+    const boom = Object.assign(new Error('network down'), { code: 'ECONNRESET' });
+    const source = new Readable({ read() { this.destroy(boom); } });
+    await assert.rejects(pipeline(source, c.decompress(), new Writable({ write(_c, _e, cb) { cb(); } })), (e) => e === boom);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('backpressure', () => {
+  /** Writes an endless stream into `stream` with nobody reading; returns how many bytes it accepted. */
+  async function acceptedWithoutReader(stream: Duplex, chunk: Buffer): Promise<number> {
+    let written = 0;
+    const source = new Readable({
+      read() {
+        written += chunk.length;
+        this.push(chunk);
+      },
+    });
+    source.pipe(stream);
+    await new Promise((r) => setTimeout(r, 500));
+    source.unpipe(stream);
+    source.destroy();
+    stream.destroy();
+    return written;
+  }
+
+  test('lz4 encoder and decoder stop pulling input when the output is not read', async () => {
+    const c = await getCompressor('lz4');
+    const plain = await acceptedWithoutReader(c.compress(), TEXT_10M.subarray(0, MiB));
+    assert.ok(plain <= 32 * MiB, `encoder accepted ${plain} bytes`);
+    const frameStart = await run(c.compress(), TEXT_10M.subarray(0, 4 * MiB));
+    const oneBlock = frameStart.subarray(7, frameStart.length - 8); // block header + block, repeated forever
+    const header = frameStart.subarray(0, 7);
+    const d = c.decompress();
+    d.write(header);
+    const packed = await acceptedWithoutReader(d, oneBlock);
+    assert.ok(packed <= 20 * oneBlock.length, `decoder accepted ${packed / oneBlock.length} blocks`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('compressor selection', () => {
+  test('extensions, probe order and methods', async () => {
+    assert.deepEqual([...KNOWN_EXTENSIONS], ['lz4', 'lzma', 'gz', 'br', 'zst']);
+    const expect: Record<string, string> = { lz4: 'lz4', lzma: 'lzma', gz: 'gzip', br: 'brotli', zst: 'zstd', '': 'none', tar: 'none' };
+    for (const [ext, method] of Object.entries(expect)) {
+      const c: Compressor | undefined = await compressorForExtension(ext);
+      assert.equal(c?.method, method, ext);
+    }
+    assert.equal(await compressorForExtension('lzo'), undefined);
+    assert.equal(await compressorForExtension('json'), undefined);
+    for (const [m, ext] of [['lz4', 'lz4'], ['lzma', 'lzma'], ['zstd', 'zst'], ['brotli', 'br'], ['none', '']] as const) {
+      assert.equal((await getCompressor(m)).extension, ext);
+    }
+    await assert.rejects(getCompressor('gzip' as 'lz4'), ConfigError);
+  });
+
+  test('using lz4 does not load lzma-native, zstd or brotli modules', () => {
+    const index = join(fileURLToPath(new URL('.', import.meta.url)), '../../src/pipeline/compress/index.ts');
+    // The child records every module URL it resolves (synchronous module hooks) and every CommonJS/native module.
+    const script = `
+      import { createRequire, registerHooks } from 'node:module';
+      const seen = [];
+      registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.push(r.url); return r; } });
+      const { getCompressor } = await import(${JSON.stringify(index)});
+      const c = await getCompressor('lz4');
+      const { pipeline } = await import('node:stream/promises');
+      const { Readable, PassThrough } = await import('node:stream');
+      const sink = new PassThrough(); sink.resume();
+      await pipeline(Readable.from([Buffer.from('x'.repeat(1000))]), c.compress(), sink);
+      const loaded = [...seen, ...Object.keys(createRequire(import.meta.url).cache)];
+      console.log(JSON.stringify(loaded.filter((k) => /lzma|zstd|brotli|lz4/.test(k))));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const loaded: string[] = JSON.parse(out.trim());
+    assert.ok(loaded.some((k) => k.endsWith('/lz4.ts')), 'lz4.ts was loaded');
+    assert.deepEqual(loaded.filter((k) => /lzma|zstd|brotli/.test(k)), []);
+  });
+});
