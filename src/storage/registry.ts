@@ -81,5 +81,9 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       throw new ConfigError(`storage type ${type} (WALG_${type}_PREFIX) is not supported yet by this build`);
   }
   const { withRetries } = await import('./wrap/retry.ts');
-  return withRetries(storage, { maxRetries: config.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15 });
+  const retried = withRetries(storage, { maxRetries: config.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15 });
+  const sub = config.get('WALG_STORAGE_PREFIX');
+  if (!sub) return retried;
+  const { withPrefix } = await import('./wrap/prefix.ts');
+  return withPrefix(retried, sub);
 }
