@@ -3,7 +3,7 @@ NODE := node_modules/.bin/node
 TSC := node_modules/.bin/tsc
 TEST_FILES ?= test/unit/*.test.ts test/integration/*.test.ts
 
-.PHONY: all deps system-deps build typecheck test test-unit bench clean
+.PHONY: all deps system-deps build typecheck test test-unit bench demo clean
 
 all: build
 
@@ -26,6 +26,11 @@ typecheck: deps
 # The one command that installs everything and runs every test (README, .ci/run).
 test: deps system-deps typecheck build
 	$(NODE) --test --test-concurrency=2 --test-timeout=600000 $(TEST_FILES)
+
+# The main job on an embedded default: throwaway PostgreSQL -> WAL archive + base backup on a local file storage
+# -> cluster dropped -> restored to a restore point -> same data. Exits non-zero if anything differs.
+demo: deps system-deps
+	bash scripts/demo.sh
 
 test-unit: deps
 	$(NODE) --test test/unit/*.test.ts

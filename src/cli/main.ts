@@ -2,6 +2,7 @@
 
 import { CommanderError } from 'commander';
 import { scanGlobalArgs } from './argv.ts';
+import { daemonClientArgv } from '../pg/daemon-client-argv.ts';
 import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
 import { describeError } from '../core/errors.ts';
@@ -18,7 +19,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const globals = scanGlobalArgs(argv);
+    // compat: started as walg-daemon-client (a symlink or renamed copy), behave as `wal-g daemon-client`.
+    const globals = scanGlobalArgs(daemonClientArgv(argv));
     runtime.globals = globals;
     runtime.signal = ac.signal;
     const { buildProgram } = await import('./program.ts');

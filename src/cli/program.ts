@@ -21,6 +21,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--config <path>', 'path to the config file (JSON, YAML, TOML or dotenv)'))
     .addOption(new Option('--turbo', 'ignore rate limits and use disk-read concurrency 4'))
     .showSuggestionAfterError(true)
+    // Root options only before the subcommand, so `backup-push -v` is the command's --verify, not --version
+    // (compat: cobra gives the root -v only when no subcommand uses it).
+    .enablePositionalOptions()
     .configureHelp({ sortSubcommands: false })
     .addHelpText('after', '\nEvery setting (WALG_*, AWS_*, PG*, ...) is also accepted as a hidden flag: lower case, "_" as "-",\ne.g. --walg-file-prefix /backups. "wal-g flags" lists them.');
 

@@ -1,0 +1,100 @@
+// `wal-g backup-push [db_directory]`: thin command over src/pg/backup-push.ts — reads settings and flags, opens
+// the storage, the codecs and one PostgreSQL session, and logs what WAL-G logs.
+
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { CommandContext } from '../../cli/context.ts';
+import { ConfigError, UsageError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { parseJsonExact } from '../../backup/json.ts';
+import { backupPush } from '../../pg/backup-push.ts';
+import { connectPostgres } from '../../pg/postgres-client.ts';
+import { limiterFor } from '../../pg/rate-limit.ts';
+import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
+import { positiveConcurrency, targetStorageName } from './settings.ts';
+
+/** Flags of backup-push (names as commander gives them). */
+export interface BackupPushFlags {
+  permanent?: boolean;
+  full?: boolean;
+  addUserData?: string;
+  withoutFilesMetadata?: boolean;
+  verify?: boolean;
+  storeAllCorrupt?: boolean;
+  ratingComposer?: boolean;
+  copyComposer?: boolean;
+  databaseComposer?: boolean;
+  deltaFromName?: string;
+  deltaFromUserData?: string;
+  targetStorage?: string;
+}
+
+const UNSUPPORTED: [keyof BackupPushFlags, string][] = [
+  ['verify', '--verify'], ['storeAllCorrupt', '--store-all-corrupt'], ['ratingComposer', '--rating-composer'],
+  ['copyComposer', '--copy-composer'], ['databaseComposer', '--database-composer'],
+  ['deltaFromName', '--delta-from-name'], ['deltaFromUserData', '--delta-from-user-data'],
+];
+
+/** Parses WAL-G user data (compat: UnmarshalSentinelUserData — '' means none, anything else must be JSON). */
+export function parseUserData(raw: string | undefined): unknown {
+  if (raw === undefined || raw === '') return undefined;
+  try { return parseJsonExact(raw); } catch (err) {
+    throw new UsageError(`Failed to unmarshal the provided UserData: failed to read the user data as a JSON object: ${(err as Error).message}`);
+  }
+}
+
+async function real(p: string): Promise<string> {
+  try { return await realpath(resolve(p)); } catch { return resolve(p); }
+}
+
+/** Runs backup-push. Throws on any failure (exit 1); a standby timeline change throws TimelineChangedError. */
+export async function run(ctx: CommandContext, dbDirectory: string | undefined, flags: BackupPushFlags): Promise<void> {
+  const cfg = ctx.config;
+  for (const [k, flag] of UNSUPPORTED) if (flags[k]) throw new UsageError(`${flag} is not supported yet`);
+  for (const s of ['WALG_VERIFY_PAGE_CHECKSUMS', 'WALG_USE_RATING_COMPOSER', 'WALG_USE_COPY_COMPOSER', 'WALG_USE_DATABASE_COMPOSER', 'WALG_USE_WAL_DELTA']) {
+    if (cfg.getBool(s)) throw new ConfigError(`${s} is not supported yet`);
+  }
+  const pgdata = cfg.get('PGDATA');
+  const dataDir = dbDirectory ?? pgdata;
+  if (!dataDir) {
+    throw new UsageError('backup-push without a data directory (remote backup over the replication protocol) is not supported yet; pass db_directory or set PGDATA');
+  }
+  if (dbDirectory && pgdata && (await real(dbDirectory)) !== (await real(pgdata))) {
+    throw new UsageError(`db_directory '${dbDirectory}' and PGDATA '${pgdata}' point to different directories`);
+  }
+  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY', 16);
+  let diskConcurrency = cfg.getInt('WALG_UPLOAD_DISK_CONCURRENCY') ?? 1;
+  if (diskConcurrency < 1) throw new ConfigError(`WALG_UPLOAD_DISK_CONCURRENCY value is expected to be positive but is: ${diskConcurrency}`);
+  if (ctx.turbo) diskConcurrency = 4; // compat: --turbo forces disk-read concurrency 4
+  const tarSizeThreshold = cfg.getInt('WALG_TAR_SIZE_THRESHOLD') ?? 1073741823;
+  if (tarSizeThreshold < 1) throw new ConfigError(`WALG_TAR_SIZE_THRESHOLD must be positive, got ${tarSizeThreshold}`);
+  const userData = parseUserData(flags.addUserData || cfg.get('WALG_SENTINEL_USER_DATA'));
+  const withoutFilesMetadata = flags.withoutFilesMetadata || (cfg.getBool('WALG_WITHOUT_FILES_METADATA') ?? false);
+  if (withoutFilesMetadata) log.info('Files metadata tracking is disabled');
+  if (flags.full) log.info('Doing full backup.');
+  else if ((cfg.getInt('WALG_DELTA_MAX_STEPS') ?? 0) > 0) {
+    log.warn('WALG_DELTA_MAX_STEPS is set but delta backups are not supported yet: doing a full backup.');
+  }
+  const segmentSize = walSegmentSizeFromConfig(cfg);
+
+  const storage = await ctx.storage(targetStorageName(ctx, flags.targetStorage));
+  log.info(`Backup will be pushed to storage: ${storage.name}`);
+  const pipeline = await ctx.writePipeline();
+  const db = await connectPostgres(process.env);
+  try {
+    const result = await backupPush({
+      storage, pipeline, db, dataDir, segmentSize, userData, withoutFilesMetadata,
+      permanent: flags.permanent ?? false,
+      tarSizeThreshold, diskConcurrency, uploadConcurrency,
+      uploadQueue: cfg.getInt('WALG_UPLOAD_QUEUE') ?? 2,
+      diskLimiter: limiterFor(cfg.getInt('WALG_DISK_RATE_LIMIT'), ctx.turbo),
+      networkLimiter: limiterFor(cfg.getInt('WALG_NETWORK_RATE_LIMIT'), ctx.turbo),
+      stopBackupTimeoutMs: cfg.getDurationMs('WALG_STOP_BACKUP_TIMEOUT'),
+      signal: ctx.signal,
+      progress: process.stderr.isTTY ? process.stderr : undefined,
+    });
+    log.info(`Wrote backup with name ${result.name} to storage ${storage.name}`);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,62 @@
+// `wal-g daemon <daemon_socket_path>`: opens the storage and codecs once, then serves wal-push / wal-fetch requests
+// from walg-daemon-client (or `wal-g daemon-client`) over a UNIX socket until SIGINT/SIGTERM.
+
+import type { CommandContext } from '../../cli/context.ts';
+import { describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { UploadMarkers, markerDirFor } from '../../pg/archive-status.ts';
+import { runDaemon } from '../../pg/daemon.ts';
+import type { DaemonOperations } from '../../pg/daemon.ts';
+import { prefetchPossible, walPrefetch } from '../../pg/prefetch.ts';
+import { walFetch } from '../../pg/wal-fetch.ts';
+import { walPush } from '../../pg/wal-push.ts';
+import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
+import { positiveConcurrency, targetStorageName } from './settings.ts';
+
+/**
+ * Runs the daemon on `socketPath` with one CommandContext for its whole life: settings are read and validated,
+ * and the storage, compressor and crypter opened, before the socket is created (a broken configuration fails at
+ * start, not on the first archive_command). Resolves after a clean shutdown; throws when it cannot start.
+ */
+export async function run(ctx: CommandContext, socketPath: string): Promise<void> {
+  const cfg = ctx.config;
+  const segmentSize = walSegmentSizeFromConfig(cfg);
+  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY', 16);
+  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY', 10);
+  const operationTimeoutMs = cfg.getDurationMs('WALG_DAEMON_WAL_UPLOAD_TIMEOUT') ?? 60_000;
+  const preventOverwrite = cfg.getBool('WALG_PREVENT_WAL_OVERWRITE') ?? false;
+  const totalBgUploadedLimit = cfg.getInt('TOTAL_BG_UPLOADED_LIMIT') ?? 32;
+  const readyRename = cfg.getBool('PG_READY_RENAME') ?? false;
+  const pgdata = cfg.get('PGDATA');
+  const prefetchDir = cfg.get('WALG_PREFETCH_DIR');
+  const storage = await ctx.storage(targetStorageName(ctx, undefined));
+  const pipeline = await ctx.writePipeline();
+  if (!pgdata) log.warn('PGDATA is not set: only absolute paths can be served');
+  log.info(`Files will be uploaded to storage: ${storage.name}`);
+
+  // In-process prefetch (compat: WAL-G's DaemonPrefetcher runs it as a goroutine, not a child process).
+  const prefetches = new Set<Promise<void>>();
+  const ops: DaemonOperations = {
+    async walPush(walFilePath, signal) {
+      await walPush(walFilePath, {
+        storage, pipeline, preventOverwrite, uploadConcurrency, totalBgUploadedLimit, readyRename, segmentSize, signal,
+        markers: new UploadMarkers(markerDirFor(walFilePath, pgdata)),
+      });
+    },
+    async walFetch(walName, destination, signal) {
+      await walFetch(walName, destination, { storage, crypter: pipeline.crypter, segmentSize, prefetchDir, signal });
+      if (!prefetchPossible(walName, downloadConcurrency)) return;
+      log.debug(`Invoking daemon WAL-prefetch (${walName})`);
+      const p = walPrefetch(walName, destination, {
+        storage, crypter: pipeline.crypter, segmentSize, downloadConcurrency, prefetchDir, signal: ctx.signal,
+      }).catch((err) => log.error(`WAL-prefetch (${walName}): ${describeError(err)}`));
+      prefetches.add(p);
+      void p.finally(() => prefetches.delete(p));
+    },
+  };
+
+  await runDaemon({
+    socketPath, pgdata, operationTimeoutMs, ops, notifySocket: cfg.get('NOTIFY_SOCKET') ?? process.env.NOTIFY_SOCKET,
+  }, ctx.signal);
+  await Promise.allSettled([...prefetches]);
+}

@@ -1,0 +1,277 @@
+// `wal-g daemon <socket>`: a long-running server on a UNIX socket that runs wal-push and wal-fetch for
+// archive_command / restore_command clients with warm settings, storage and codecs (WAL-G's daemon_handler.go).
+// The operations are injected, so the server (protocol, paths, timeouts, shutdown) is testable without storage.
+
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { lstat, unlink } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { ArchiveNonExistenceError, CancelledError, ConfigError, LocalFileError, WalgError, describeError } from '../core/errors.ts';
+import { log } from '../core/log.ts';
+import { ByteReader, MSG, bytesToArgs, readMessage } from './daemon-protocol.ts';
+import type { DaemonMessage } from './daemon-protocol.ts';
+
+/** compat: the systemd watchdog message WAL-G sends, and its period. */
+export const SD_NOTIFY_WATCHDOG = 'WATCHDOG=1';
+export const WATCHDOG_INTERVAL_MS = 30_000;
+
+/** What the daemon does for each request. Both throw on failure; walFetch throws ArchiveNonExistenceError for a missing file. */
+export interface DaemonOperations {
+  /** Archives the WAL file at the absolute `walFilePath`. */
+  walPush(walFilePath: string, signal: AbortSignal): Promise<void>;
+  /** Fetches WAL file `walName` to the absolute `destination`. */
+  walFetch(walName: string, destination: string, signal: AbortSignal): Promise<void>;
+}
+
+/** Options of startDaemon. */
+export interface DaemonOptions {
+  socketPath: string;
+  /** PGDATA: relative paths in requests are resolved against it (compat: WAL-G requires it). */
+  pgdata?: string;
+  /** WALG_DAEMON_WAL_UPLOAD_TIMEOUT in ms: limit of each wal-push / wal-fetch request. */
+  operationTimeoutMs: number;
+  ops: DaemonOperations;
+  /** NOTIFY_SOCKET, for the systemd watchdog. */
+  notifySocket?: string;
+  /** Watchdog period (default 30 s; tests shorten it). */
+  watchdogIntervalMs?: number;
+}
+
+/**
+ * The absolute path of the file a wal-push request names.
+ * compat: WAL-G joins `PGDATA/pg_wal/<body>`, which is right for `%f` (the documented `wal-push %f`). A body with
+ * a '/' (`%p` = `pg_wal/<name>`, which WAL-G would turn into `pg_wal/pg_wal/<name>` and fail on) is taken
+ * relative to PGDATA instead, and an absolute path as it is.
+ */
+export function resolvePushPath(body: string, pgdata: string | undefined): string {
+  if (isAbsolute(body)) return body;
+  if (!pgdata) throw new ConfigError('PGDATA is not set in the conf');
+  return body.includes('/') ? join(pgdata, body) : join(pgdata, 'pg_wal', body);
+}
+
+/**
+ * The absolute destination of a wal-fetch request: `%p` (`pg_wal/RECOVERYXLOG`) is relative to PGDATA, because
+ * restore_command runs in the data directory while the daemon does not (compat: WAL-G's getFullPath; an absolute
+ * path is used as it is, where WAL-G would prefix PGDATA unless the path already contains it).
+ */
+export function resolveFetchPath(destination: string, pgdata: string | undefined): string {
+  if (isAbsolute(destination)) return destination;
+  if (!pgdata) throw new ConfigError('PGDATA is not set in the conf');
+  return join(pgdata, destination);
+}
+
+/**
+ * compat: WAL-G's SdNotify — sends `state` as one datagram to NOTIFY_SOCKET. Node.js has no UNIX datagram
+ * sockets (dgram supports udp4/udp6 only), so nothing is sent: returns false and the caller logs it at DEBUG.
+ * Kept as one function so that a native sender can be dropped in without touching the daemon.
+ */
+export function sdNotify(_state: string, notifySocket: string | undefined): boolean {
+  if (!notifySocket) return true;
+  return false;
+}
+
+/** A running daemon: `close()` stops accepting, cancels requests in flight, and removes the socket file. */
+export interface RunningDaemon {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+/** Removes a stale socket file; refuses to delete anything that is not a socket. */
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try { st = await lstat(path); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  // compat: WAL-G removes whatever is there. A mistyped path must not delete a data file, so only sockets go.
+  if (!st.isSocket()) throw new LocalFileError(`Failed to remove socket file: '${path}' exists and is not a socket`);
+  try { await unlink(path); } catch (err) {
+    throw new LocalFileError(`Failed to remove socket file: ${describeError(err)}`, { cause: err });
+  }
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new LocalFileError(`Error on listening socket: ${err.message}`, { cause: err }));
+    server.once('error', onError);
+    server.listen(path, () => { server.off('error', onError); resolve(); });
+  });
+}
+
+/** Writes the reply byte, then closes our side once it is flushed. */
+function replyAndClose(conn: Socket, reply: string): void {
+  if (conn.destroyed || !conn.writable) { conn.destroy(); return; }
+  conn.end(reply, () => conn.destroy());
+}
+
+/** Runs `op` with the per-request time limit; the timeout rejects even if the operation ignores its signal. */
+async function withTimeout(parent: AbortSignal, ms: number, what: string, op: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const ac = new AbortController();
+  const onParent = () => ac.abort(parent.reason);
+  parent.addEventListener('abort', onParent, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new CancelledError(`${what}: context deadline exceeded (WALG_DAEMON_WAL_UPLOAD_TIMEOUT ${ms} ms)`);
+      ac.abort(err);
+      reject(err);
+    }, ms);
+  });
+  const run = op(ac.signal);
+  run.catch(() => {}); // a late failure after the timeout answered is already reported
+  try {
+    await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+    parent.removeEventListener('abort', onParent);
+  }
+}
+
+/**
+ * Starts listening on `socketPath` (a stale socket file there is removed first) and serves clients until close().
+ * Each connection is read message by message (compat: ProcessConnection): `C` is answered `O` and the loop goes
+ * on; `F` (wal-push) and `f` (wal-fetch) are answered `O`, `N` (wal-fetch of a missing file) or `E` and end the
+ * connection; an unknown type or a malformed message is answered `E`. Connections are served concurrently.
+ */
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  await removeStaleSocket(opts.socketPath);
+  const stopping = new AbortController();
+  const connections = new Set<Socket>();
+  const active = new Set<Promise<void>>();
+
+  const handle = async (msg: DaemonMessage): Promise<string> => {
+    switch (msg.type) {
+      case MSG.CHECK:
+        log.debug('configuration successfully checked');
+        return MSG.OK;
+      case MSG.WAL_PUSH: {
+        const walFileName = msg.body.toString('utf8');
+        log.debug(`wal file name: ${walFileName}`);
+        const fullPath = resolvePushPath(walFileName, opts.pgdata);
+        log.debug(`starting wal-push: ${fullPath}`);
+        try {
+          await withTimeout(stopping.signal, opts.operationTimeoutMs, 'wal-push', (signal) => opts.ops.walPush(fullPath, signal));
+        } catch (err) {
+          throw new WalgError('file archiving failed', { cause: err });
+        }
+        log.debug(`successfully archived: ${walFileName}`);
+        return MSG.OK;
+      }
+      case MSG.WAL_FETCH: {
+        const args = bytesToArgs(msg.body);
+        if (args.length !== 2) throw new WalgError('wal-fetch incorrect arguments count');
+        const [walName, location] = args as [string, string];
+        const fullPath = resolveFetchPath(location, opts.pgdata);
+        log.debug(`starting wal-fetch: ${walName} -> ${fullPath}`);
+        try {
+          await withTimeout(stopping.signal, opts.operationTimeoutMs, 'wal-fetch', (signal) => opts.ops.walFetch(walName, fullPath, signal));
+        } catch (err) {
+          if (err instanceof ArchiveNonExistenceError) {
+            // compat: a warning, not an error — recovery probes past the end of the archive all the time.
+            log.warn(`ArchiveNonExistenceError: ${err.message}`);
+            return MSG.ARCHIVE_MISSING;
+          }
+          throw new WalgError('WAL fetch failed', { cause: err });
+        }
+        log.debug(`successfully fetched: ${walName} -> ${fullPath}`);
+        return MSG.OK;
+      }
+      default:
+        throw new WalgError(`unexpected message type: ${msg.type}`);
+    }
+  };
+
+  const serveConnection = async (conn: Socket): Promise<void> => {
+    const reader = new ByteReader(conn);
+    for (;;) {
+      let msg: DaemonMessage | null;
+      try {
+        msg = await readMessage(reader);
+      } catch (err) {
+        log.error(`Message loop failure: read message, err: ${describeError(err)}`);
+        replyAndClose(conn, MSG.ERROR);
+        return;
+      }
+      // A client that only sent `C` and hung up: WAL-G logs the EOF as a failure; it is the normal end here.
+      if (msg === null) { conn.end(() => conn.destroy()); return; }
+      let reply: string;
+      try {
+        reply = await handle(msg);
+      } catch (err) {
+        log.error(`Message loop failure: handle message: ${describeError(err)}`);
+        replyAndClose(conn, MSG.ERROR);
+        return;
+      }
+      if (msg.type === MSG.CHECK) {
+        conn.write(reply);
+        continue;
+      }
+      replyAndClose(conn, reply);
+      return;
+    }
+  };
+
+  const server = createServer({ allowHalfOpen: true }, (conn) => {
+    connections.add(conn);
+    conn.on('error', (err) => log.debug(`daemon connection error: ${err.message}`));
+    conn.on('close', () => connections.delete(conn));
+    const p = serveConnection(conn).catch((err) => log.error(`Message loop failure: ${describeError(err)}`));
+    active.add(p);
+    void p.finally(() => active.delete(p));
+  });
+  await listen(server, opts.socketPath);
+  server.on('error', (err) => log.error(`daemon listener error: ${err.message}`));
+
+  // compat: WATCHDOG=1 every 30 s when NOTIFY_SOCKET is set (no READY=1, as in WAL-G).
+  let watchdog: NodeJS.Timeout | undefined;
+  if (opts.notifySocket) {
+    if (sdNotify(SD_NOTIFY_WATCHDOG, opts.notifySocket)) {
+      watchdog = setInterval(() => sdNotify(SD_NOTIFY_WATCHDOG, opts.notifySocket), opts.watchdogIntervalMs ?? WATCHDOG_INTERVAL_MS);
+      watchdog.unref();
+    } else {
+      log.debug(`NOTIFY_SOCKET is set, but Node.js cannot send UNIX datagrams: ${SD_NOTIFY_WATCHDOG} is not sent`);
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    socketPath: opts.socketPath,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        clearInterval(watchdog);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        stopping.abort(new CancelledError('daemon shutting down'));
+        // Requests in flight see the abort and answer E; give them a moment, then drop what is left.
+        const settle = Promise.allSettled([...active]);
+        await Promise.race([settle, new Promise((r) => setTimeout(r, 5_000).unref())]);
+        for (const c of connections) c.destroy();
+        await closed;
+        await unlink(opts.socketPath).catch(() => {});
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Runs the daemon until `signal` aborts (SIGINT/SIGTERM), then shuts it down cleanly. SIGUSR1 reopens the log
+ * file meanwhile (compat: for logrotate). Resolves after the socket file is removed.
+ */
+export async function runDaemon(opts: DaemonOptions, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  const daemon = await startDaemon(opts);
+  const onUsr1 = () => {
+    try { log.reopen(); } catch (err) { log.error(`error configuring logging: ${describeError(err)}`); }
+  };
+  process.on('SIGUSR1', onUsr1);
+  try {
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    log.info('daemon shutting down');
+  } finally {
+    process.off('SIGUSR1', onUsr1);
+    await daemon.close();
+  }
+}

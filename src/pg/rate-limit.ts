@@ -1,0 +1,56 @@
+// Token-bucket byte rate limits for WALG_DISK_RATE_LIMIT (file reads of backup-push) and WALG_NETWORK_RATE_LIMIT
+// (bytes sent to or read from storage). One bucket is shared by every stream of a run, as WAL-G's limiters are.
+
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A token bucket refilled at `bytesPerSecond` with a burst of one second's worth. take(n) resolves once n bytes
+ * may pass; concurrent callers are served in call order, so the aggregate rate holds across streams.
+ */
+export class RateLimiter {
+  readonly bytesPerSecond: number;
+  private tokens: number;
+  private last = performance.now();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(bytesPerSecond: number) {
+    if (!(bytesPerSecond > 0)) throw new RangeError('rate limit must be positive');
+    this.bytesPerSecond = bytesPerSecond;
+    this.tokens = bytesPerSecond;
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.bytesPerSecond, this.tokens + ((now - this.last) / 1000) * this.bytesPerSecond);
+    this.last = now;
+  }
+
+  /** Waits until `n` bytes may pass (n may exceed the burst: the debt is paid by waiting). */
+  take(n: number): Promise<void> {
+    const turn = this.queue.then(async () => {
+      this.refill();
+      this.tokens -= n;
+      if (this.tokens < 0) await sleep((-this.tokens / this.bytesPerSecond) * 1000);
+    });
+    this.queue = turn.catch(() => {});
+    return turn;
+  }
+
+  /** A pass-through stream that holds each chunk until the bucket lets it through. */
+  transform(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) => {
+        this.take(chunk.length).then(() => cb(null, chunk), cb);
+      },
+    });
+  }
+}
+
+/** A limiter for a configured rate, or undefined when unset, non-positive, or --turbo is on. */
+export function limiterFor(bytesPerSecond: number | undefined, turbo: boolean): RateLimiter | undefined {
+  if (turbo || bytesPerSecond === undefined || !(bytesPerSecond > 0)) return undefined;
+  return new RateLimiter(bytesPerSecond);
+}

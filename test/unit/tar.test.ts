@@ -1,0 +1,309 @@
+// Tar writer/reader: round trips (long names, PAX, leading '/'), interoperability with GNU tar in both directions,
+// strict end-of-archive handling, bounded memory, and confined extraction refusing path-escaping entries.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { TarWriter, readTar, encodeHeader, TAR_TYPE } from '../../src/pg/tar.ts';
+import type { TarHeaderInput } from '../../src/pg/tar.ts';
+import { SafeExtractor } from '../../src/pg/tar-extract.ts';
+import { CorruptObjectError, LocalFileError } from '../../src/core/errors.ts';
+import { readAll } from '../../src/storage/body.ts';
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+
+/** Builds a tar in memory from [header, content] pairs. */
+async function buildTar(entries: [TarHeaderInput, Buffer?][], trailer?: Buffer): Promise<Buffer> {
+  const w = new TarWriter();
+  const out = readAll(w.stream);
+  for (const [h, body] of entries) await w.add(h, body);
+  await w.end();
+  const b = await out;
+  return trailer ? Buffer.concat([b, trailer]) : b;
+}
+
+async function readEntries(buf: Buffer): Promise<{ name: string; type: string; mode: number; size: number; mtime: number; linkname: string; data: Buffer }[]> {
+  const out = [];
+  for await (const e of readTar(Readable.from([buf]))) {
+    const data = await readAll(e.chunks());
+    out.push({ name: e.header.name, type: e.header.type, mode: e.header.mode, size: e.header.size, mtime: e.header.mtime, linkname: e.header.linkname, data });
+  }
+  return out;
+}
+
+const longSplit = `/base/${'d'.repeat(90)}/${'f'.repeat(60)}`; // > 100 bytes, splits into prefix/name
+const longPax = `/${'x'.repeat(150)}`; // one 150-byte component: only PAX can hold it
+const unicode = '/base/données/файл';
+const pattern = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
+
+const sample: [TarHeaderInput, Buffer?][] = [
+  [{ name: '/', type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000000 }],
+  [{ name: '/base', type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000001 }],
+  [{ name: '/PG_VERSION', type: TAR_TYPE.file, mode: 0o600, size: 3, mtime: 1700000002 }, Buffer.from('15\n')],
+  [{ name: '/base/empty', type: TAR_TYPE.file, mode: 0o600, size: 0, mtime: 1700000003 }, Buffer.alloc(0)],
+  [{ name: '/base/block', type: TAR_TYPE.file, mode: 0o640, size: 8192, mtime: 1700000004 }, pattern(8192)],
+  [{ name: '/base/odd', type: TAR_TYPE.file, mode: 0o600, size: 1001, mtime: 1700000005 }, pattern(1001)],
+  [{ name: `/base/${'d'.repeat(90)}`, type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000006 }],
+  [{ name: longSplit, type: TAR_TYPE.file, mode: 0o600, size: 10, mtime: 1700000007 }, pattern(10)],
+  [{ name: longPax, type: TAR_TYPE.file, mode: 0o600, size: 20, mtime: 1700000008 }, pattern(20)],
+  [{ name: '/base/données', type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000009 }],
+  [{ name: unicode, type: TAR_TYPE.file, mode: 0o600, size: 5, mtime: 1700000010 }, Buffer.from('hello')],
+  [{ name: '/link', type: TAR_TYPE.symlink, mode: 0o777, linkname: `${'t'.repeat(120)}`, mtime: 1700000011 }],
+  // shorter body than declared: zero-padded (a file that shrank while being read)
+  [{ name: '/base/shrunk', type: TAR_TYPE.file, mode: 0o600, size: 100, mtime: 1700000012 }, Buffer.from('abc')],
+  // labels as WAL-G writes them: no leading slash, mtime 0
+  [{ name: 'backup_label', type: TAR_TYPE.file, mode: 0o600, size: 4 }, Buffer.from('lbl\n')],
+];
+
+describe('tar writer and reader', () => {
+  test('round trip keeps names (leading /, long, PAX, UTF-8), types, modes, mtimes and contents', async () => {
+    const buf = await buildTar(sample);
+    assert.equal(buf.length % 512, 0);
+    assert.ok(buf.subarray(-1024).equals(Buffer.alloc(1024)), 'ends with two zero blocks');
+    const got = await readEntries(buf);
+    assert.deepEqual(got.map((e) => e.name), sample.map(([h]) => h.name));
+    for (let i = 0; i < sample.length; i++) {
+      const [h, body] = sample[i]!;
+      const g = got[i]!;
+      assert.equal(g.type, h.type, h.name);
+      assert.equal(g.mode, h.mode, h.name);
+      assert.equal(g.mtime, h.mtime ?? 0, h.name);
+      if (h.type === TAR_TYPE.symlink) assert.equal(g.linkname, h.linkname);
+      if (h.type === TAR_TYPE.file) {
+        const want = Buffer.alloc(h.size ?? 0);
+        body!.copy(want, 0, 0, Math.min(body!.length, want.length));
+        assert.ok(g.data.equals(want), `content of ${h.name}`);
+      }
+    }
+  });
+
+  test('USTAR when everything fits, prefix split for long ASCII names, PAX otherwise (as Go archive/tar)', () => {
+    const plain = encodeHeader({ name: '/base/1/1259', type: '0', mode: 0o600, size: 8192, uid: 1000, gid: 1000, uname: 'postgres', gname: 'postgres', mtime: 1700000000 });
+    assert.equal(plain.length, 512);
+    assert.equal(plain.toString('latin1', 257, 265), 'ustar\u000000');
+    assert.equal(plain.toString('latin1', 100, 108), '0000600\0');
+    assert.equal(plain.toString('latin1', 124, 136), '00000020000\0');
+    assert.equal(plain.toString('latin1', 148, 156).slice(6), '\0 ', 'checksum: 6 octal digits, NUL, space');
+    const split = encodeHeader({ name: longSplit, type: '0', size: 1 });
+    assert.equal(split.length, 512, 'split name needs no PAX');
+    assert.equal(split.toString('latin1', 345, 345 + 96).replace(/\0+$/, ''), `/base/${'d'.repeat(90)}`);
+    const pax = encodeHeader({ name: longPax, type: '0', size: 1 });
+    assert.equal(pax.length, 3 * 512, 'PAX header block + records + main header');
+    assert.equal(String.fromCharCode(pax[156]!), 'x');
+    assert.match(pax.toString('latin1', 0, 100), /^\/PaxHeaders\.0\/x+/);
+    assert.match(pax.toString('utf8', 512, 1024), new RegExp(`^\\d+ path=${longPax}\\n`));
+  });
+
+  test('sizes beyond 8 GiB go to a PAX size record and read back exactly', async () => {
+    const size = 10 * 1024 ** 3 + 7;
+    const hdr = encodeHeader({ name: '/huge', type: '0', mode: 0o600, size });
+    assert.match(hdr.toString('utf8', 512, 1024), new RegExp(`^\\d+ size=${size}\\n`));
+    const it = readTar(Readable.from([hdr, Buffer.alloc(4096)]));
+    const first = await it.next();
+    assert.equal(first.value!.header.size, size);
+    await it.return(undefined);
+  });
+
+  test('GNU tar lists and extracts our archives (leading / stripped by GNU tar)', async () => {
+    const dir = tmp('walg-tar-gnu-');
+    try {
+      const file = join(dir, 'a.tar');
+      writeFileSync(file, await buildTar(sample.filter(([h]) => h.type !== TAR_TYPE.symlink)));
+      const listing = execFileSync('tar', ['-tvf', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.match(listing, /PG_VERSION/);
+      assert.ok(listing.includes(longSplit.slice(1)) || listing.includes(longSplit), 'long split name listed');
+      assert.ok(listing.includes('x'.repeat(150)), 'PAX name listed');
+      assert.ok(listing.includes('файл'), 'UTF-8 name listed');
+      const out = join(dir, 'out');
+      mkdirSync(out);
+      execFileSync('tar', ['-xf', file, '-C', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(readFileSync(join(out, 'PG_VERSION'), 'utf8'), '15\n');
+      assert.ok(readFileSync(join(out, 'base/block')).equals(pattern(8192)));
+      assert.ok(readFileSync(join(out, longSplit)).equals(pattern(10)));
+      assert.ok(readFileSync(join(out, longPax)).equals(pattern(20)));
+      assert.equal(readFileSync(join(out, unicode), 'utf8'), 'hello');
+      assert.equal(lstatSync(join(out, 'base/block')).mode & 0o777, 0o640);
+      assert.equal(readFileSync(join(out, 'backup_label'), 'utf8'), 'lbl\n');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  test('reads archives made by GNU tar (gnu and pax formats, long names)', async () => {
+    const dir = tmp('walg-tar-gnu2-');
+    try {
+      const src = join(dir, 'src');
+      const deep = join(src, 'a'.repeat(80), 'b'.repeat(80));
+      mkdirSync(deep, { recursive: true });
+      writeFileSync(join(deep, 'c'.repeat(120)), pattern(3000));
+      writeFileSync(join(src, 'small'), 'x');
+      for (const format of ['gnu', 'pax', 'ustar']) {
+        const file = join(dir, `${format}.tar`);
+        try {
+          execFileSync('tar', [`--format=${format}`, '-cf', file, '-C', src, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch {
+          assert.equal(format, 'ustar', 'only ustar may refuse a 120-byte base name');
+          continue;
+        }
+        const got = await readEntries(readFileSync(file));
+        const big = got.find((e) => e.name.endsWith('c'.repeat(120)));
+        assert.ok(big, `${format}: long name read`);
+        assert.equal(big.name, `./${'a'.repeat(80)}/${'b'.repeat(80)}/${'c'.repeat(120)}`);
+        assert.ok(big.data.equals(pattern(3000)), `${format}: content`);
+        assert.equal(got.find((e) => e.name === './small')?.data.toString(), 'x');
+      }
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  test('end of archive: trailing zeros are fine, any other trailing byte fails; corrupt input fails', async () => {
+    const good = await buildTar(sample.slice(0, 3), Buffer.alloc(10_000));
+    assert.equal((await readEntries(good)).length, 3);
+    const bad = await buildTar(sample.slice(0, 3), Buffer.concat([Buffer.alloc(700), Buffer.from([1])]));
+    await assert.rejects(readEntries(bad), (e: unknown) => e instanceof CorruptObjectError && /after the end-of-archive/.test(e.message));
+    const flipped = await buildTar(sample.slice(0, 3));
+    flipped[600] ^= 0xff; // inside the second header's name
+    await assert.rejects(readEntries(flipped), (e: unknown) => e instanceof CorruptObjectError && /checksum/.test(e.message));
+    const truncated = (await buildTar(sample.slice(0, 5))).subarray(0, 512 * 6 + 100);
+    await assert.rejects(readEntries(truncated), CorruptObjectError);
+    // no marker at all (EOF at a header boundary) is accepted, as Go's reader does
+    const noMarker = (await buildTar(sample.slice(0, 3))).subarray(0, -1024);
+    assert.equal((await readEntries(noMarker)).length, 3);
+  });
+
+  test('the writer waits for a slow reader: buffered bytes stay bounded while 64 MiB pass', async () => {
+    const w = new TarWriter({ highWaterMark: 1 << 20 });
+    let maxBuffered = 0;
+    const chunk = Buffer.alloc(1 << 20, 7);
+    const producer = (async () => {
+      for (let i = 0; i < 64; i++) {
+        await w.add({ name: `/f${i}`, type: '0', size: chunk.length }, chunk);
+        maxBuffered = Math.max(maxBuffered, w.stream.readableLength);
+      }
+      await w.end();
+    })();
+    let total = 0;
+    for await (const c of w.stream) {
+      total += (c as Buffer).length;
+      await new Promise((r) => setImmediate(r));
+    }
+    await producer;
+    assert.equal(total, 64 * ((1 << 20) + 512) + 1024);
+    assert.ok(maxBuffered <= 3 << 20, `at most ~hwm + one chunk buffered (${maxBuffered})`);
+  });
+});
+
+describe('confined extraction', () => {
+  async function extractInto(root: string, entries: [TarHeaderInput, Buffer?][], absoluteNames: 'root-relative' | 'reject'): Promise<void> {
+    const ex = new SafeExtractor({ root, absoluteNames, fsync: false, source: 'crafted.tar' });
+    await ex.extractAll(readTar(Readable.from([await buildTar(entries)])));
+  }
+
+  test('extracts a normal archive (root-relative names)', async () => {
+    const base = tmp('walg-tar-x-');
+    try {
+      const root = join(base, 'root');
+      mkdirSync(root);
+      await extractInto(root, sample.filter(([h]) => h.type !== TAR_TYPE.symlink), 'root-relative');
+      assert.equal(readFileSync(join(root, 'PG_VERSION'), 'utf8'), '15\n');
+      assert.ok(readFileSync(join(root, longPax)).equals(pattern(20)));
+      assert.equal(lstatSync(join(root, 'base/block')).mode & 0o777, 0o640);
+      assert.equal(lstatSync(root).mode & 0o777, 0o700, 'the "/" entry sets the root mode');
+    } finally { rmSync(base, { recursive: true, force: true }); }
+  });
+
+  const cases: { what: string; entries: [TarHeaderInput, Buffer?][]; mode: 'root-relative' | 'reject'; msg: RegExp }[] = [
+    { what: '../x', entries: [[{ name: '../x', type: '0', size: 3 }, Buffer.from('bad')]], mode: 'reject', msg: /'\.\.\/x'.*'\.\.' component/ },
+    { what: '/../x (root-relative)', entries: [[{ name: '/../x', type: '0', size: 3 }, Buffer.from('bad')]], mode: 'root-relative', msg: /'\.\.' component/ },
+    { what: 'a/../../x', entries: [[{ name: 'a/../../x', type: '0', size: 3 }, Buffer.from('bad')]], mode: 'reject', msg: /'\.\.' component/ },
+    { what: '/etc/x (plain tar)', entries: [[{ name: '/etc/x', type: '0', size: 3 }, Buffer.from('bad')]], mode: 'reject', msg: /absolute path/ },
+    { what: '//etc/x (root-relative)', entries: [[{ name: '//etc/x', type: '0', size: 3 }, Buffer.from('bad')]], mode: 'root-relative', msg: /absolute path/ },
+    {
+      what: 'symlink to / then a file through it',
+      entries: [[{ name: 'evil', type: '2', linkname: '/' }], [{ name: 'evil/x', type: '0', size: 3 }, Buffer.from('bad')]],
+      mode: 'reject', msg: /'evil'.*points outside/,
+    },
+    {
+      what: 'symlink to .. then a file through it',
+      entries: [[{ name: 'd', type: '5', mode: 0o700 }], [{ name: 'd/up', type: '2', linkname: '../..' }], [{ name: 'd/up/x', type: '0', size: 3 }, Buffer.from('bad')]],
+      mode: 'reject', msg: /'d\/up'.*points outside/,
+    },
+    {
+      what: 'inside symlink, then a file through it',
+      entries: [[{ name: 'real', type: '5', mode: 0o700 }], [{ name: 'alias', type: '2', linkname: 'real' }], [{ name: 'alias/x', type: '0', size: 3 }, Buffer.from('bad')]],
+      mode: 'reject', msg: /'alias\/x'.*symbolic link/,
+    },
+    {
+      what: 'hard link to a file outside',
+      entries: [[{ name: 'h', type: '1', linkname: '../outside-file' }]],
+      mode: 'reject', msg: /'\.\.' component/,
+    },
+  ];
+  for (const c of cases) {
+    test(`refuses ${c.what} with a clear error; nothing is written outside`, async () => {
+      const base = tmp('walg-tar-evil-');
+      try {
+        const root = join(base, 'a', 'b', 'root');
+        mkdirSync(root, { recursive: true });
+        writeFileSync(join(base, 'a', 'outside-file'), 'keep');
+        const before = execFileSync('find', [base], { encoding: 'utf8' });
+        await assert.rejects(extractInto(root, c.entries, c.mode), (e: unknown) => e instanceof LocalFileError && c.msg.test(e.message) && /crafted\.tar/.test(e.message));
+        const after = execFileSync('find', [base], { encoding: 'utf8' }).split('\n').filter((p) => p && !p.startsWith(root));
+        assert.deepEqual(after, before.split('\n').filter((p) => p && !p.startsWith(root)), 'nothing new outside the root');
+        assert.equal(readFileSync(join(base, 'a', 'outside-file'), 'utf8'), 'keep');
+        assert.ok(!existsSync('/x') || readFileSync('/x', 'utf8') !== 'bad');
+        assert.ok(!existsSync('/etc/x'));
+      } finally { rmSync(base, { recursive: true, force: true }); }
+    });
+  }
+
+  test('a symlink already on disk (e.g. from a concurrent tar) is never written through', async () => {
+    const base = tmp('walg-tar-race-');
+    try {
+      const root = join(base, 'root');
+      const outside = join(base, 'outside');
+      mkdirSync(root);
+      mkdirSync(outside);
+      symlinkSync(outside, join(root, 'lnk'));
+      symlinkSync(join(outside, 'f'), join(root, 'file-link'));
+      await assert.rejects(extractInto(root, [[{ name: '/lnk/x', type: '0', size: 1 }, Buffer.from('x')]], 'root-relative'), /symbolic link/);
+      await assert.rejects(extractInto(root, [[{ name: '/lnk', type: '5', mode: 0o777 }]], 'root-relative'), /symbolic link/);
+      await assert.rejects(extractInto(root, [[{ name: '/file-link', type: '0', size: 1 }, Buffer.from('x')]], 'root-relative'), /symbolic link/);
+      assert.deepEqual(readdirSync(outside), []);
+    } finally { rmSync(base, { recursive: true, force: true }); }
+  });
+
+  test('root-relative names: /etc/x lands inside the root; mounts redirect declared prefixes', async () => {
+    const base = tmp('walg-tar-mount-');
+    try {
+      const root = join(base, 'root');
+      const loc = join(base, 'tblspc');
+      mkdirSync(root);
+      mkdirSync(loc);
+      mkdirSync(join(root, 'pg_tblspc'));
+      symlinkSync(loc, join(root, 'pg_tblspc', '16384'));
+      const ex = new SafeExtractor({ root, absoluteNames: 'root-relative', fsync: false, mounts: new Map([['pg_tblspc/16384', loc]]) });
+      await ex.extractAll(readTar(Readable.from([await buildTar([
+        [{ name: '/etc/x', type: '0', size: 2 }, Buffer.from('ok')],
+        [{ name: '/pg_tblspc/16384', type: '5', mode: 0o700 }],
+        [{ name: '/pg_tblspc/16384/PG_15_1/5/16385', type: '0', size: 3 }, Buffer.from('tbs')],
+      ])])));
+      assert.equal(readFileSync(join(root, 'etc/x'), 'utf8'), 'ok');
+      assert.equal(readFileSync(join(loc, 'PG_15_1/5/16385'), 'utf8'), 'tbs');
+      assert.ok(lstatSync(join(root, 'pg_tblspc', '16384')).isSymbolicLink(), 'the link itself is untouched');
+    } finally { rmSync(base, { recursive: true, force: true }); }
+  });
+
+  test('file streams from disk through reader and extractor', async () => {
+    const base = tmp('walg-tar-file-');
+    try {
+      const file = join(base, 't.tar');
+      writeFileSync(file, await buildTar(sample.filter(([h]) => h.type !== TAR_TYPE.symlink)));
+      const root = join(base, 'r');
+      mkdirSync(root);
+      await new SafeExtractor({ root, absoluteNames: 'root-relative' }).extractAll(readTar(createReadStream(file, { highWaterMark: 700 })));
+      assert.ok(readFileSync(join(root, 'base/odd')).equals(pattern(1001)));
+    } finally { rmSync(base, { recursive: true, force: true }); }
+  });
+});
