@@ -39,6 +39,8 @@ bench: deps system-deps build
 	$(NODE) bench/codecs.ts
 	$(NODE) bench/crypt.ts
 	$(NODE) bench/startup.ts
+	$(NODE) bench/wal.ts --scale 20 --seconds 20
+	$(NODE) bench/backup.ts 100 3
 
 clean:
 	rm -rf dist .tmp
