@@ -14,18 +14,10 @@ import type { PgCluster } from '../servers/postgres.ts';
 import { startSwift, createContainer } from '../servers/swift.ts';
 import type { SwiftServer } from '../servers/swift.ts';
 import { SOURCE_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { until } from './pg-exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 let swiftP: Promise<SwiftServer> | undefined;
 after(async () => { if (swiftP) await (await swiftP).stop(); });

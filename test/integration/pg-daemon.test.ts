@@ -11,31 +11,14 @@ import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { SOURCE_BIN, baseEnv, walg } from '../helpers/cli.ts';
-import { sql, pgbench, execAs } from './pg-exec.ts';
+import { sql, pgbench, execAs, until, fingerprint } from './pg-exec.ts';
 import { FileStorage } from '../../src/storage/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { openArchivedWal } from '../../src/pg/wal-fetch.ts';
 import { isWalSegmentName } from '../../src/pg/wal-name.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
-/** Data fingerprint of the pgbench tables (as in pg-wal.test.ts). */
-async function fingerprint(c: PgCluster): Promise<string> {
-  return sql(c, `select (select sum(abalance)||'/'||count(*) from pgbench_accounts)
-    ||' '||(select sum(bbalance) from pgbench_branches)||' '||(select sum(tbalance) from pgbench_tellers)
-    ||' '||(select count(*)||'/'||md5(coalesce(string_agg(tid||','||bid||','||aid||','||delta||','||mtime, ';'
-      order by tid, bid, aid, mtime, delta), '')) from pgbench_history)`);
-}
 
 /** A `wal-g daemon` running as the cluster user (it writes into the cluster's pg_wal). */
 class Daemon {

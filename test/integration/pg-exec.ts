@@ -1,6 +1,5 @@
-// Runs PostgreSQL client tools as the cluster user with stdin closed. The shared harness's runAs writes to the
-// child's stdin, which can fail with an unhandled EPIPE when a quick command (psql -c, mkdir) has already exited;
-// the WAL test and bench/wal.ts poll psql often, so they use these instead.
+// Shared helpers of the PostgreSQL integration tests and bench/wal.ts: client tools run as the cluster user with
+// stdin closed (cheap to poll often), polling with a deadline, and a fingerprint of the pgbench tables.
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,4 +32,25 @@ export async function sql(c: PgCluster, query: string): Promise<string> {
 /** pgbench with the given arguments against database postgres. */
 export async function pgbench(c: PgCluster, args: string[]): Promise<void> {
   await execAs(join(PG_BIN, 'pgbench'), [...args, 'postgres'], c.env);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every 250 ms until it returns a truthy value; throws naming `what` after `ms`. */
+export async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** Data fingerprint of the pgbench tables: balances, counts and an md5 over pgbench_history in a fixed order. */
+export async function fingerprint(c: PgCluster): Promise<string> {
+  return sql(c, `select (select sum(abalance)||'/'||count(*) from pgbench_accounts)
+    ||' '||(select sum(bbalance) from pgbench_branches)||' '||(select sum(tbalance) from pgbench_tellers)
+    ||' '||(select count(*)||'/'||md5(coalesce(string_agg(tid||','||bid||','||aid||','||delta||','||mtime, ';'
+      order by tid, bid, aid, mtime, delta), '')) from pgbench_history)`);
 }
