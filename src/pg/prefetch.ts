@@ -178,6 +178,23 @@ export async function cleanupPrefetchDirectories(name: string, dir: string, segm
 }
 
 /**
+ * True when each of the `count` segments after `name` is already prefetched or being prefetched in `dir`.
+ * wal-fetch then starts no new prefetch process: on a 2-core server a Node process per restored segment competes
+ * with the startup process replaying WAL, and the window is refilled by a later call (which also cleans up).
+ * A name with no successor (not a segment) gives false, so the caller falls back to WAL-G's behaviour.
+ */
+export async function prefetchWindowFilled(name: string, dir: string, segmentSize: number, count: number): Promise<boolean> {
+  if (!tryParseWalName(name, segmentSize)) return false;
+  let next = name;
+  for (let i = 0; i < count; i++) {
+    next = nextWalName(next, segmentSize);
+    const p = prefetchPaths(dir, next);
+    if (!(await exists(p.prefetched)) && !(await exists(p.running))) return false;
+  }
+  return true;
+}
+
+/**
  * wal-prefetch: fetches the `downloadConcurrency` segments after `name` in parallel (10 ms apart, in order) into
  * the prefetch directory of `location`, and cleans older prefetched files. Resolves when all downloads ended.
  */

@@ -5,7 +5,8 @@ import type { CommandContext } from '../../cli/context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { walFetch } from '../../pg/wal-fetch.ts';
-import { prefetchPossible, spawnPrefetch } from '../../pg/prefetch.ts';
+import { prefetchPossible, prefetchWindowFilled, spawnPrefetch } from '../../pg/prefetch.ts';
+import { dirname } from 'node:path';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 
@@ -28,12 +29,18 @@ export async function run(ctx: CommandContext, walName: string, destination: str
     log.error(`WAL-prefetch: get max concurrency: ${describeError(err)}`);
     return;
   }
-  if (prefetchPossible(walName, downloadConcurrency)) {
-    spawnPrefetch(walName, destination, {
-      configPath: cfg.file,
-      storagePrefix: cfg.get('WALG_STORAGE_PREFIX'),
-      targetStorage: opts.targetStorage,
-      devel: log.isDevel,
-    });
+  if (!prefetchPossible(walName, downloadConcurrency)) return;
+  // Deviation from WAL-G (which starts a prefetcher after every fetch): skip it while the next half of the window is
+  // already prefetched or in flight, so replay does not compete with a new process per segment.
+  const dir = cfg.get('WALG_PREFETCH_DIR') ?? dirname(destination);
+  if (await prefetchWindowFilled(walName, dir, segmentSize, Math.ceil(downloadConcurrency / 2))) {
+    log.debug(`WAL-prefetch: next ${Math.ceil(downloadConcurrency / 2)} segments already prefetched, not starting a prefetcher`);
+    return;
   }
+  spawnPrefetch(walName, destination, {
+    configPath: cfg.file,
+    storagePrefix: cfg.get('WALG_STORAGE_PREFIX'),
+    targetStorage: opts.targetStorage,
+    devel: log.isDevel,
+  });
 }
