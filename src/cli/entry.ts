@@ -1,5 +1,6 @@
 // Process entry for both bin/wal-g (from source) and the bundled dist/wal-g.
 import { main } from './main.ts';
+import { runShutdownHooks } from '../core/shutdown.ts';
 
 /** Resolves once everything written to `stream` so far has been handed to the OS. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {
@@ -14,6 +15,7 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
 process.stdout.on('error', () => {});
 
 void main(process.argv.slice(2)).then(async (code) => {
+  await runShutdownHooks();
   await flushed(process.stdout);
   // Exit explicitly: SDK keep-alive sockets must not hold the process (archive_command waits for it).
   process.exit(code);

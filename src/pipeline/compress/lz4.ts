@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { loadNative, NATIVE_ADDONS } from '../../core/native.ts';
 import { CorruptObjectError } from '../../core/errors.ts';
 import type { Compressor } from '../types.ts';
+import { onShutdown } from '../../core/shutdown.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // xxHash32
@@ -353,6 +354,12 @@ class BlockPool {
     else entry.task.resolve({ out: Buffer.from(m.out!), block: Buffer.from(m.buf) });
   }
 
+  /** Stops every worker thread (before process exit); blocks still running fail their streams. */
+  async terminate(): Promise<void> {
+    const workers = this.#slots.map((s) => s.worker);
+    await Promise.allSettled(workers.map((w) => w.terminate()));
+  }
+
   #retire(slot: PoolSlot, err: Error): void {
     const i = this.#slots.indexOf(slot);
     if (i < 0) return;
@@ -374,6 +381,8 @@ function getPool(): BlockPool | null {
   if (pool === undefined) {
     const addon = addonPath();
     pool = addon ? new BlockPool(addon, POOL_SIZE) : null;
+    const created = pool;
+    if (created) onShutdown(() => created.terminate());
   }
   return pool?.alive ? pool : null;
 }
