@@ -8,15 +8,10 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { seaApi } from './native.ts';
 
 const loaded = new Map<string, Record<string, unknown>>();
 
-function seaApi(): { isSea(): boolean; getAsset(k: string, enc: string): string } | undefined {
-  try {
-    const sea = createRequire(import.meta.url)('node:sea') as { isSea(): boolean; getAsset(k: string, enc: string): string };
-    return sea.isSea() ? sea : undefined;
-  } catch { return undefined; }
-}
 
 /**
  * Returns the exports object of chunk `name` (a map from package name to that package's exports).

@@ -19,12 +19,16 @@ export type NativeAddon = keyof typeof NATIVE_ADDONS;
 
 const cache = new Map<string, unknown>();
 
-function isSea(): boolean {
+/** The node:sea API of the single executable we run as, or undefined when running from source. */
+export interface SeaApi { isSea(): boolean; getAsset(k: string, enc: string): string; getRawAsset(k: string): ArrayBuffer }
+
+/** node:sea when this process is dist/wal-g (the single executable), else undefined. */
+export function seaApi(): SeaApi | undefined {
   try {
-    const require = createRequire(import.meta.url);
-    return (require('node:sea') as { isSea(): boolean }).isSea();
+    const sea = createRequire(import.meta.url)('node:sea') as SeaApi;
+    return sea.isSea() ? sea : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -33,9 +37,8 @@ export function loadNative<T = unknown>(name: NativeAddon): T {
   const hit = cache.get(name);
   if (hit) return hit as T;
   let exports: unknown;
-  if (isSea()) {
-    const require = createRequire(import.meta.url);
-    const sea = require('node:sea') as { getRawAsset(k: string): ArrayBuffer };
+  const sea = seaApi();
+  if (sea) {
     const bytes = Buffer.from(sea.getRawAsset(`${name}.node`));
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     const dir = join(tmpdir(), `wal-g-native-${process.getuid?.() ?? 'u'}`);

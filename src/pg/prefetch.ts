@@ -4,7 +4,6 @@
 
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveNonExistenceError, describeError } from '../core/errors.ts';
@@ -12,6 +11,7 @@ import { log } from '../core/log.ts';
 import type { Storage } from '../storage/types.ts';
 import { compareWalSegments, isWalSegmentName, nextWalName, parseWalName, tryParseWalName } from './wal-name.ts';
 import type { WalReadOptions } from './wal-fetch.ts';
+import { seaApi } from '../core/native.ts';
 
 /** Paths used for prefetching `name` below `dir` (the destination's directory, or WALG_PREFETCH_DIR). */
 export interface PrefetchPaths {
@@ -41,15 +41,6 @@ export function prefetchPossible(name: string, downloadConcurrency: number): boo
   return !name.includes('history') && !name.includes('partial') && downloadConcurrency !== 1 && isWalSegmentName(name);
 }
 
-/** True when running as the single executable (dist/wal-g), where there is no entry script in argv. */
-function isSingleExecutable(): boolean {
-  try {
-    const require = createRequire(import.meta.url);
-    return (require('node:sea') as { isSea(): boolean }).isSea();
-  } catch {
-    return false;
-  }
-}
 
 /** What the prefetch child needs to see the same configuration as its parent. */
 export interface SpawnPrefetchOptions {
@@ -69,7 +60,7 @@ export interface SpawnPrefetchOptions {
  * from the single executable. A failure to start is only logged: prefetch is an optimisation.
  */
 export function spawnPrefetch(name: string, location: string, opts: SpawnPrefetchOptions = {}): void {
-  const args = isSingleExecutable() ? [] : [...process.execArgv, process.argv[1]!];
+  const args = seaApi() ? [] : [...process.execArgv, process.argv[1]!];
   args.push('wal-prefetch', name, location);
   if (opts.configPath) args.push('--config', opts.configPath);
   if (opts.storagePrefix) args.push('--walg-storage-prefix', opts.storagePrefix);

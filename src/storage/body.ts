@@ -1,7 +1,8 @@
 // Helpers shared by storage drivers for turning an upload Body into a stream and reading small objects.
 
 import { Readable } from 'node:stream';
-import type { Body } from './types.ts';
+import { ObjectNotFoundError } from '../core/errors.ts';
+import type { Body, ObjectInfo } from './types.ts';
 
 /** Returns a fresh Readable for a body. A bare Readable is returned as is (single-shot). */
 export function openBody(body: Body): Readable {
@@ -20,4 +21,15 @@ export async function readAll(stream: Readable | AsyncIterable<Uint8Array>): Pro
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks);
+}
+
+/** exists() for drivers whose cheapest existence check is stat(): false on ObjectNotFoundError, other errors rethrown. */
+export async function existsByStat(stat: () => Promise<ObjectInfo>): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return false;
+    throw err;
+  }
 }

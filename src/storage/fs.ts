@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { ObjectNotFoundError, StorageError, CancelledError } from '../core/errors.ts';
-import { openBody } from './body.ts';
+import { existsByStat, openBody } from './body.ts';
 import { folderPrefix } from './types.ts';
 import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
 
@@ -98,10 +98,7 @@ export class FileStorage implements Storage {
   }
 
   async exists(key: string): Promise<boolean> {
-    try { await this.stat(key); return true; } catch (err) {
-      if (err instanceof ObjectNotFoundError) return false;
-      throw err;
-    }
+    return existsByStat(() => this.stat(key));
   }
 
   async *list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry> {

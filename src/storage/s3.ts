@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { S3Client, S3ClientConfig, CompletedPart } from '@aws-sdk/client-s3';
 import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import { openBody } from './body.ts';
+import { openBody, existsByStat } from './body.ts';
 import { folderPrefix, joinKey } from './types.ts';
 import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
 
@@ -440,13 +440,7 @@ class S3Storage implements Storage {
   }
 
   async exists(key: string, opts?: { signal?: AbortSignal }): Promise<boolean> {
-    try {
-      await this.stat(key, opts);
-      return true;
-    } catch (e) {
-      if (e instanceof ObjectNotFoundError) return false;
-      throw e;
-    }
+    return existsByStat(() => this.stat(key, opts));
   }
 
   async *list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry> {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import { openBody } from './body.ts';
+import { openBody, existsByStat } from './body.ts';
 import { folderPrefix, joinKey } from './types.ts';
 import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
 
@@ -456,13 +456,7 @@ class SwiftStorage implements Storage {
   }
 
   async exists(key: string, opts?: { signal?: AbortSignal }): Promise<boolean> {
-    try {
-      await this.stat(key, opts);
-      return true;
-    } catch (e) {
-      if (e instanceof ObjectNotFoundError) return false;
-      throw e;
-    }
+    return existsByStat(() => this.stat(key, opts));
   }
 
   /** Raw container listing (full names), following marker pagination. */

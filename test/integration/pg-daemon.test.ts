@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { SOURCE_BIN, baseEnv, walg } from '../helpers/cli.ts';
-import { sql, pgbench, execAs, until, fingerprint } from './pg-exec.ts';
+import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
 import { FileStorage } from '../../src/storage/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { openArchivedWal } from '../../src/pg/wal-fetch.ts';
@@ -83,15 +83,8 @@ test('PG 15 through wal-g daemon: archive under load, replay via daemon-client, 
     await pgbench(primary, ['-T', '15', '-c', '4', '-j', '2']);
     mark('pgbench done');
     const expected = await fingerprint(primary);
-    const switchLsn = await sql(primary, 'select pg_switch_wal()');
-    const lastSeg = await sql(primary, `select pg_walfile_name('${switchLsn}')`);
-    const archiver = await until('the archiver to reach the last segment', 120_000, async () => {
-      const row = await sql(primary, 'select last_archived_wal, failed_count, archived_count from pg_stat_archiver');
-      const [last, failed, count] = row.split('|');
-      assert.equal(failed, '0', `archiving failed: ${row}`);
-      return last === lastSeg ? { count: Number(count) } : undefined;
-    });
-    mark(`archived ${archiver.count} files up to ${lastSeg} through the daemon`);
+    const { switchLsn, lastSeg, count: archivedCount } = await switchAndWaitForArchiver(primary);
+    mark(`archived ${archivedCount} files up to ${lastSeg} through the daemon`);
 
     // Every archived segment still in pg_wal is in storage and decodes to the same bytes.
     const storage = new FileStorage(store);

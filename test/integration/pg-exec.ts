@@ -54,3 +54,19 @@ export async function fingerprint(c: PgCluster): Promise<string> {
     ||' '||(select count(*)||'/'||md5(coalesce(string_agg(tid||','||bid||','||aid||','||delta||','||mtime, ';'
       order by tid, bid, aid, mtime, delta), '')) from pgbench_history)`);
 }
+
+/**
+ * Switches WAL and waits until the archiver has archived the switched segment, asserting failed_count stays 0.
+ * Returns the switch LSN, that segment's name and pg_stat_archiver.archived_count.
+ */
+export async function switchAndWaitForArchiver(c: PgCluster): Promise<{ switchLsn: string; lastSeg: string; count: number }> {
+  const switchLsn = await sql(c, 'select pg_switch_wal()');
+  const lastSeg = await sql(c, `select pg_walfile_name('${switchLsn}')`);
+  const { count } = await until('the archiver to reach the last segment', 120_000, async () => {
+    const row = await sql(c, 'select last_archived_wal, failed_count, archived_count from pg_stat_archiver');
+    const [last, failed, archived] = row.split('|');
+    if (failed !== '0') throw new Error(`archiving failed: ${row}`);
+    return last === lastSeg ? { count: Number(archived) } : undefined;
+  });
+  return { switchLsn, lastSeg, count };
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { SOURCE_BIN } from '../helpers/cli.ts';
-import { sql, pgbench, execAs, until, fingerprint } from './pg-exec.ts';
+import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
 import { FileStorage } from '../../src/storage/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { openArchivedWal } from '../../src/pg/wal-fetch.ts';
@@ -58,15 +58,8 @@ test('PG 15: wal-push archives everything byte-identically; wal-fetch replays th
     mark('pgbench done');
 
     const expected = await fingerprint(primary);
-    const switchLsn = await sql(primary, 'select pg_switch_wal()');
-    const lastSeg = await sql(primary, `select pg_walfile_name('${switchLsn}')`);
-    const archiver = await until('the archiver to reach the last segment', 120_000, async () => {
-      const row = await sql(primary, 'select last_archived_wal, failed_count, archived_count from pg_stat_archiver');
-      const [last, failed, count] = row.split('|');
-      assert.equal(failed, '0', `archiving failed: ${row}`);
-      return last === lastSeg ? { count: Number(count) } : undefined;
-    });
-    mark(`archived ${archiver.count} files up to ${lastSeg}`);
+    const { lastSeg, count: archivedCount } = await switchAndWaitForArchiver(primary);
+    mark(`archived ${archivedCount} files up to ${lastSeg}`);
 
     // Every archived segment still in pg_wal is in storage and decodes to the same bytes.
     const storage = new FileStorage(store);
