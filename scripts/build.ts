@@ -27,6 +27,10 @@ export const LAZY_CHUNKS: Record<string, string[]> = {
   pg: ['pg'],
   yaml: ['yaml'],
   toml: ['smol-toml'],
+  gcs: ['@google-cloud/storage'],
+  azure: ['@azure/storage-blob'],
+  ssh: ['ssh2'],
+  mysql: ['mysql2/promise'],
 };
 const chunkOf = new Map<string, string>();
 for (const [chunk, pkgs] of Object.entries(LAZY_CHUNKS)) for (const p of pkgs) chunkOf.set(p, chunk);
@@ -60,6 +64,13 @@ const nativeAliases: Plugin = {
       if (args.importer.includes('sodium-native')) return { path: 'sodium', namespace: 'walg-native' };
       return undefined;
     });
+    // ssh2's optional accelerators (sshcrypto, cpu-features) are loaded in try/catch with a pure-JS fallback:
+    // leave them out of the executable rather than ship more native code.
+    b.onResolve({ filter: /\.node$/ }, (args) => ({ path: args.path, namespace: 'walg-no-native' }));
+    b.onLoad({ filter: /.*/, namespace: 'walg-no-native' }, () => ({
+      contents: 'throw new Error("optional native addon not bundled");',
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'walg-native' }, (args) => {
       const name = args.path;
       // node-gyp-build is called as fn(dir); require-addon as fn(path, base): both just return the binding.

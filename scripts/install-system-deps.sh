@@ -3,7 +3,8 @@
 set -euo pipefail
 PKGS=(lz4 zstd xz-utils brotli gnupg diffutils
       swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl
-      postgresql-15 postgresql-client-15 pgbackrest)
+      postgresql-15 postgresql-client-15 pgbackrest
+      mariadb-server mariadb-client mariadb-backup openssh-server openssh-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
