@@ -8,7 +8,8 @@ import { CancelledError, ConfigError, CorruptObjectError, LocalFileError, Object
 import { log } from '../core/log.ts';
 import { parseJsonExact } from '../backup/json.ts';
 import { filesMetadataKey, tarPartitionsFolder } from '../backup/layout.ts';
-import { listBackups, readMetadata, readSentinel, resolveBackup } from '../backup/sentinel.ts';
+import { readSentinel } from '../backup/sentinel.ts';
+import { selectBackup } from '../backup/select.ts';
 import type { BackupSentinel } from '../backup/sentinel.ts';
 import { compressorForExtension } from '../pipeline/compress/index.ts';
 import { decodeStages, through } from '../pipeline/pipeline.ts';
@@ -16,7 +17,7 @@ import type { Crypter } from '../pipeline/types.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
 import { decodeFilesMetadata } from './files-metadata.ts';
-import type { FilesMetadata } from './files-metadata.ts';
+import type { FileDescription, FilesMetadata } from './files-metadata.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { readTar } from './tar.ts';
 import { SafeExtractor } from './tar-extract.ts';
@@ -55,7 +56,7 @@ export interface BackupFetchOptions {
 export interface BackupFetchResult {
   name: string;
   sentinel: BackupSentinel;
-  /** Tar object names in extraction order. */
+  /** Tar object names in extraction order (prefixed with `<backup>/` when a delta chain was restored). */
   tars: string[];
 }
 
@@ -101,53 +102,6 @@ export function globToRegExp(pattern: string): RegExp {
 }
 const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const escapeClass = (c: string) => c.replace(/[\\\]^-]/g, '\\$&');
-
-/** JSON value in a canonical form (sorted keys, exact integers) for UserData equality. */
-function canonical(v: unknown): string {
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number' && Number.isInteger(v)) return String(v);
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
-/** Chooses the backup: by name, LATEST (newest sentinel LastModified) or UserData (compat: internal/backup_selector.go). */
-export async function selectBackup(storage: Storage, name: string | undefined, userDataRaw: string | undefined): Promise<string> {
-  if (name && userDataRaw) throw new UsageError('incorrect arguments. Specify target backup name OR target userdata, not both');
-  if (name === 'LATEST') {
-    log.info('Selecting the latest backup...');
-    const ref = await resolveBackup(storage, 'LATEST');
-    log.info(`LATEST backup is: '${ref.name}'`);
-    return ref.name;
-  }
-  if (name) {
-    log.info(`Selecting the backup with name ${name}...`);
-    return (await resolveBackup(storage, name)).name;
-  }
-  if (!userDataRaw) throw new UsageError('insufficient arguments');
-  log.info('Selecting the backup with the specified user data...');
-  let wanted: string;
-  try { wanted = canonical(parseJsonExact(userDataRaw)); } catch (err) {
-    throw new UsageError(`failed to read the user data as a JSON object: ${(err as Error).message}`);
-  }
-  const found: string[] = [];
-  for (const b of await listBackups(storage)) {
-    let ud: unknown;
-    try {
-      const meta = await readMetadata(storage, b.name);
-      ud = meta ? meta.user_data : (await readSentinel(storage, b.name)).UserData;
-    } catch (err) {
-      log.warn(`Failed to get metadata of backup ${b.name}, error: ${(err as Error).message}`);
-      continue;
-    }
-    if (canonical(ud ?? null) === wanted) found.push(b.name);
-  }
-  if (found.length === 0) throw new WalgError('No backups found');
-  if (found.length > 1) throw new WalgError(`too many backups (${found.length}) found with specified user data: ${found.join(' ')}`);
-  return found[0]!;
-}
 
 /**
  * Parses a tablespace spec (sentinel `Spec` or a --restore-spec file): `base_prefix`, `tablespaces`, and one
@@ -259,36 +213,85 @@ async function extractTar(storage: Storage, key: string, tarName: string, opts: 
 
 const retryable = (err: unknown) => err instanceof StorageError || err instanceof CorruptObjectError;
 
+/** One backup of the chain being restored: its objects and which of its files to extract. */
+interface ChainMember {
+  name: string;
+  sentinel: BackupSentinel;
+  files: Map<string, FileDescription>;
+  /** Entry names to extract; undefined = every entry (no files metadata). */
+  wanted?: Set<string>;
+  folder: string;
+  concurrent: string[];
+  labels: string[];
+  controls: string[];
+}
+
+async function readFilesMetadata(storage: Storage, name: string, sentinel: BackupSentinel, signal?: AbortSignal): Promise<FilesMetadata> {
+  if (sentinel.FilesMetadataDisabled) {
+    log.info('Files metadata tracking was disabled, skipping the download of files_metadata.json');
+    return { Files: new Map(), TarFileSets: new Map() };
+  }
+  try {
+    return decodeFilesMetadata((await readAll(await storage.get(filesMetadataKey(name), { signal }))).toString('utf8'), filesMetadataKey(name));
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError)) throw err;
+    if (sentinel.Version >= 2) throw new CorruptObjectError(`failed to fetch files metadata: ${err.message}`, { cause: err });
+    log.warn(`Could not fetch any files metadata. Do you restore old or WAL-E backup? err: ${err.message}`);
+    return { Files: new Map(), TarFileSets: new Map() };
+  }
+}
+
+/** Lists a backup's tar partitions, split into the concurrent ones, backup_label and pg_control (§4.5 step 3). */
+async function listPartitions(storage: Storage, name: string, isDelta: boolean, signal?: AbortSignal): Promise<Pick<ChainMember, 'folder' | 'concurrent' | 'labels' | 'controls'>> {
+  const folder = tarPartitionsFolder(name);
+  const concurrent: string[] = [];
+  const labels: string[] = [];
+  const controls: string[] = [];
+  for await (const e of storage.list(folder, { signal })) {
+    if (e.type !== 'obj') continue;
+    const tarName = e.key.slice(folder.length);
+    if (PG_CONTROL_TAR.test(tarName)) controls.push(tarName);
+    else if (BACKUP_LABEL_TAR.test(tarName)) labels.push(tarName);
+    else concurrent.push(tarName);
+  }
+  if (concurrent.length + labels.length + controls.length === 0) throw new CorruptObjectError(`ExtractAll: did not provide files to extract (${folder} is empty)`);
+  // compat: IsPgControlRequired — WAL-E names (base_<wal>_<offset>) may lack pg_control.tar; deltas never.
+  const walE = /^([^_]+._{1}[^_]+._{1})/.test(name);
+  if (controls.length === 0 && (isDelta || !walE)) throw new CorruptObjectError(`Expect pg_control archive, but not found in ${name}`);
+  return { folder, concurrent, labels, controls };
+}
+
+/**
+ * compat: GetBaseFilesToUnwrap — what the parent must provide: the wanted files this backup skipped (unchanged) or
+ * stored as increments. A wanted non-utility file this backup does not describe means broken metadata.
+ */
+function parentWanted(child: ChainMember): Set<string> {
+  const out = new Set<string>();
+  for (const f of child.wanted ?? child.files.keys()) {
+    const d = child.files.get(f);
+    if (!d) {
+      if (UTILITY_FILES.has(f)) continue;
+      throw new CorruptObjectError(`Wanted file ${f} is not described in files metadata of ${child.name}`);
+    }
+    if (d.IsSkipped || d.IsIncremented) out.add(f);
+  }
+  return out;
+}
+
 /**
  * Restores a backup into opts.destination. The target must be empty (or missing: it is then created 0700);
  * tablespaces go to the sentinel Spec locations or to those of --restore-spec (then tablespace_map is not
- * restored). Tar partitions are listed (never counted) and extracted WALG_DOWNLOAD_CONCURRENCY at a time, then
- * backup_label.tar, then pg_control.tar, so an interrupted restore never leaves a startable cluster. Every entry is
- * confined (see SafeExtractor): a path-escaping entry fails the whole fetch with LocalFileError naming it.
- * Delta backups are refused for now (WalgError); the chain walk would slot in before the extraction.
+ * restored). A delta backup is restored with WAL-G's forward algorithm (§4.5): the chain is read down to its full
+ * backup first (every sentinel, file list and partition listing, before anything is written), then the full
+ * backup is extracted with only the files the deltas did not replace, and each delta on top in order, increments
+ * applied in place. Within each backup, tar partitions are extracted WALG_DOWNLOAD_CONCURRENCY at a time, then
+ * backup_label.tar, then pg_control.tar, so an interrupted restore never leaves a startable cluster. Every entry
+ * is confined (see SafeExtractor): a path-escaping entry fails the whole fetch with LocalFileError naming it.
  */
 export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetchResult> {
   const { storage } = opts;
   const name = await selectBackup(storage, opts.backupName, opts.targetUserData);
   const sentinel = await readSentinel(storage, name);
-  if (sentinel.DeltaFrom) {
-    // The forward delta algorithm (§4.5 step 2) would restore the parent chain here with the wanted set narrowed
-    // to IsSkipped/IsIncremented files, then apply increments in place.
-    throw new WalgError(`backup ${name} is a delta backup (from ${sentinel.DeltaFrom}); restoring delta backups is not supported yet`);
-  }
-
-  let filesMeta: FilesMetadata = { Files: new Map(), TarFileSets: new Map() };
-  if (sentinel.FilesMetadataDisabled) {
-    log.info('Files metadata tracking was disabled, skipping the download of files_metadata.json');
-  } else {
-    try {
-      filesMeta = decodeFilesMetadata((await readAll(await storage.get(filesMetadataKey(name), { signal: opts.signal }))).toString('utf8'), filesMetadataKey(name));
-    } catch (err) {
-      if (!(err instanceof ObjectNotFoundError)) throw err;
-      if (sentinel.Version >= 2) throw new CorruptObjectError(`failed to fetch files metadata: ${err.message}`, { cause: err });
-      log.warn(`Could not fetch any files metadata. Do you restore old or WAL-E backup? err: ${err.message}`);
-    }
-  }
 
   let spaces: TablespaceLocation[];
   if (opts.restoreSpecPath) {
@@ -305,31 +308,38 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
     spaces = parseTablespaceSpec(sentinel.Spec, `sentinel of ${name}`);
   }
 
+  // The chain, newest first: read every sentinel, file list and listing before touching the disk.
   const mask = opts.mask ? globToRegExp(`/${opts.mask}`) : undefined;
-  const files = filesMeta.Files;
-  const wanted = (entry: string): boolean => {
-    // compat: with a restore spec the stored tablespace_map (old locations) is not restored.
-    if (opts.restoreSpecPath && entry === 'tablespace_map') return false;
-    if (files.size > 0 && !files.has(entry) && !UTILITY_FILES.has(entry)) return false;
-    return mask ? mask.test(entry) : true;
-  };
-
-  // List the partitions before touching the disk, so a missing backup body fails cleanly.
-  const folder = tarPartitionsFolder(name);
-  const concurrent: string[] = [];
-  const labels: string[] = [];
-  const controls: string[] = [];
-  for await (const e of storage.list(folder, { signal: opts.signal })) {
-    if (e.type !== 'obj') continue;
-    const tarName = e.key.slice(folder.length);
-    if (PG_CONTROL_TAR.test(tarName)) controls.push(tarName);
-    else if (BACKUP_LABEL_TAR.test(tarName)) labels.push(tarName);
-    else concurrent.push(tarName);
+  const chain: ChainMember[] = [];
+  const seen = new Set<string>();
+  for (let cur: { name: string; sentinel: BackupSentinel } | undefined = { name, sentinel }; cur;) {
+    if (seen.has(cur.name)) throw new CorruptObjectError(`delta chain of ${name} loops back to ${cur.name}`);
+    seen.add(cur.name);
+    const isDelta = Boolean(cur.sentinel.DeltaFrom);
+    const meta = await readFilesMetadata(storage, cur.name, cur.sentinel, opts.signal);
+    if (isDelta && meta.Files.size === 0) throw new CorruptObjectError(`delta backup ${cur.name} has no files metadata: its chain cannot be restored`);
+    let wanted: Set<string> | undefined;
+    if (chain.length === 0) {
+      if (meta.Files.size > 0) {
+        // compat: GetFilesToUnwrap — every described file plus the utility files, narrowed by --mask.
+        wanted = new Set([...meta.Files.keys(), ...UTILITY_FILES]);
+        if (mask) for (const f of [...wanted]) if (!mask.test(f)) wanted.delete(f);
+      }
+    } else {
+      wanted = parentWanted(chain[chain.length - 1]!);
+    }
+    chain.push({ name: cur.name, sentinel: cur.sentinel, files: meta.Files, wanted, ...await listPartitions(storage, cur.name, isDelta, opts.signal) });
+    if (!isDelta) break;
+    const parent: string = cur.sentinel.DeltaFrom!;
+    log.info(`Delta ${cur.name} needs its parent ${parent} first`);
+    let parentSentinel: BackupSentinel;
+    try { parentSentinel = await readSentinel(storage, parent); } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw new CorruptObjectError(`delta backup ${cur.name} needs ${parent}, which is not in the storage`, { cause: err });
+      throw err;
+    }
+    cur = { name: parent, sentinel: parentSentinel };
   }
-  if (concurrent.length + labels.length + controls.length === 0) throw new CorruptObjectError(`ExtractAll: did not provide files to extract (${folder} is empty)`);
-  // compat: IsPgControlRequired — WAL-E names (base_<wal>_<offset>) may lack pg_control.tar.
-  const walE = /^([^_]+._{1}[^_]+._{1})/.test(name);
-  if (controls.length === 0 && !walE) throw new CorruptObjectError('Expect pg_control archive, but not found');
+  chain.reverse();
 
   const root = await prepareDestination(opts.destination);
   const mounts = await prepareTablespaces(root, spaces);
@@ -338,48 +348,66 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const order: string[] = [];
   try {
-    const runOne = async (tarName: string): Promise<void> => {
-      const key = `${folder}${tarName}`;
-      const retries = Math.max(0, opts.retries ?? 2);
-      for (let attempt = 0; ; attempt++) {
-        if (stop.signal.aborted) throw stop.signal.reason instanceof Error ? stop.signal.reason : new CancelledError('backup-fetch cancelled');
-        const extractor = new SafeExtractor({
-          root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, wanted, signal: stop.signal, source: tarName,
-        });
-        try {
-          await extractTar(storage, key, tarName, opts, extractor, stop.signal);
-          log.info(`Finished extraction of ${tarName}`);
-          order.push(tarName);
-          return;
-        } catch (err) {
-          if (!retryable(err) || attempt >= retries || stop.signal.aborted) {
-            throw err instanceof WalgError ? err : new LocalFileError(`Extraction error in ${tarName}: ${(err as Error).message}`, { cause: err });
-          }
-          log.warn(`Extraction of ${tarName} failed (${(err as Error).message}); retrying (${retries - attempt} left)`);
-          await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
-        }
-      }
-    };
-    const limit = Math.max(1, opts.downloadConcurrency ?? 10);
-    let next = 0;
-    let firstError: unknown;
-    const worker = async () => {
-      while (next < concurrent.length && firstError === undefined) {
-        const tarName = concurrent[next++]!;
-        try { await runOne(tarName); } catch (err) {
-          firstError ??= err;
-          // Stop the other downloads: nothing more is written once one entry was refused or a tar failed.
-          stop.abort(err);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, concurrent.length) }, worker));
-    if (firstError !== undefined) throw firstError;
-    // backup_label (from pg_backup_stop) overrides any stale one; pg_control goes last of all (§4.8, §5.3).
-    for (const t of [...labels, ...controls]) await runOne(t);
+    for (const member of chain) {
+      if (member.sentinel.DeltaFrom) log.info(`Applying delta backup ${member.name} on top of ${member.sentinel.DeltaFrom}`);
+      else if (chain.length > 1) log.info(`Restoring the base of the delta chain: ${member.name}`);
+      await extractMember(member, opts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '');
+    }
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
   log.info('Backup extraction complete.');
   return { name, sentinel, tars: order };
+}
+
+/** Extracts one backup of the chain: its concurrent tars, then backup_label.tar, then pg_control.tar. */
+async function extractMember(member: ChainMember, opts: BackupFetchOptions, root: string, mounts: Map<string, string>, stop: AbortController, order: string[], label: string): Promise<void> {
+  const { storage } = opts;
+  const isDelta = Boolean(member.sentinel.DeltaFrom);
+  const wanted = (entry: string): boolean => {
+    // compat: with a restore spec the stored tablespace_map (old locations) is not restored.
+    if (opts.restoreSpecPath && entry === 'tablespace_map') return false;
+    return member.wanted ? member.wanted.has(entry) : true;
+  };
+  const incremented = isDelta ? (entry: string) => member.files.get(entry)?.IsIncremented === true : undefined;
+  const runOne = async (tarName: string): Promise<void> => {
+    const key = `${member.folder}${tarName}`;
+    const retries = Math.max(0, opts.retries ?? 2);
+    for (let attempt = 0; ; attempt++) {
+      if (stop.signal.aborted) throw stop.signal.reason instanceof Error ? stop.signal.reason : new CancelledError('backup-fetch cancelled');
+      const extractor = new SafeExtractor({
+        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, wanted, incremented, signal: stop.signal, source: tarName,
+      });
+      try {
+        await extractTar(storage, key, tarName, opts, extractor, stop.signal);
+        log.info(`Finished extraction of ${tarName}`);
+        order.push(`${label}${tarName}`);
+        return;
+      } catch (err) {
+        // An increment half-applied cannot be re-applied from scratch (its base bytes are gone): no retry then.
+        if (!retryable(err) || attempt >= retries || stop.signal.aborted || isDelta) {
+          throw err instanceof WalgError ? err : new LocalFileError(`Extraction error in ${tarName}: ${(err as Error).message}`, { cause: err });
+        }
+        log.warn(`Extraction of ${tarName} failed (${(err as Error).message}); retrying (${retries - attempt} left)`);
+        await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
+      }
+    }
+  };
+  const limit = Math.max(1, opts.downloadConcurrency ?? 10);
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < member.concurrent.length && firstError === undefined) {
+      const tarName = member.concurrent[next++]!;
+      try { await runOne(tarName); } catch (err) {
+        firstError ??= err;
+        // Stop the other downloads: nothing more is written once one entry was refused or a tar failed.
+        stop.abort(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, member.concurrent.length) }, worker));
+  if (firstError !== undefined) throw firstError;
+  // backup_label (from pg_backup_stop) overrides any stale one; pg_control goes last of all (§4.8, §5.3).
+  for (const t of [...member.labels, ...member.controls]) await runOne(t);
 }

@@ -17,9 +17,12 @@ import type { BackupSentinel, ExtendedMetadata, TablespaceSpec } from '../backup
 import { encodeStages, through, withExtension } from '../pipeline/pipeline.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
 import type { Storage } from '../storage/types.ts';
-import { filesMetadataBody, localRfc3339Nano } from './files-metadata.ts';
+import { filesMetadataBody, localRfc3339Nano, parseRfc3339Ns } from './files-metadata.ts';
 import type { FileDescription } from './files-metadata.ts';
+import { stripWalFileName } from './delta.ts';
+import type { DeltaParent } from './delta.ts';
 import { formatLsn } from './lsn.ts';
+import { PAGE_SIZE, PageVerifier, incrementChunks, incrementSize, isChecksummableFile, isPagedFile, planIncrement } from './pagefile.ts';
 import type { Lsn } from './lsn.ts';
 import type { BackupDatabase } from './postgres-client.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -30,6 +33,11 @@ import { DEFAULT_WAL_SEGMENT_SIZE, formatWalName } from './wal-name.ts';
 /** The data directory given does not match the server's, or is not a data directory. */
 export class DataDirectoryError extends WalgError {
   override readonly code = 'DATA_DIRECTORY';
+}
+
+/** compat: the delta parent finished after this backup started, or belongs to another cluster (newBackupFromFuture, newBackupFromOtherBD). */
+export class DeltaParentError extends WalgError {
+  override readonly code = 'DELTA_PARENT';
 }
 
 /** compat: WAL-G refuses to finalise a standby backup whose timeline changed while it ran (exit 1, no sentinel). */
@@ -75,6 +83,27 @@ export interface BackupPushOptions {
   progress?: { write(s: string): unknown };
   /** For tests: hostname recorded in the sentinel. */
   hostname?: string;
+  /** Parent of a delta backup (see chooseDeltaParent); undefined for a full backup. */
+  delta?: DeltaParent;
+  /** --verify / WALG_VERIFY_PAGE_CHECKSUMS: check page checksums of every stored page, record corrupt blocks. */
+  verifyPageChecksums?: boolean;
+  /** --store-all-corrupt / WALG_STORE_ALL_CORRUPT_BLOCKS: record every corrupt block, not only the first 10. */
+  storeAllCorruptBlocks?: boolean;
+}
+
+/** compat: MaxCorruptBlocksInFileDesc. */
+const MAX_CORRUPT_BLOCKS_IN_DESC = 10;
+
+/**
+ * Wraps a full-file chunk stream so every whole page also goes through `verifier` (chunks start page-aligned: they
+ * are READ_CHUNK-sized, a multiple of the page size, except the last).
+ */
+async function* verifiedChunks(chunks: AsyncIterable<Buffer>, verifier: PageVerifier): AsyncGenerator<Buffer> {
+  let block = 0;
+  for await (const c of chunks) {
+    for (let off = 0; off + PAGE_SIZE <= c.length; off += PAGE_SIZE) verifier.page(c, block++, off);
+    yield c;
+  }
 }
 
 /** What backupPush produced. */
@@ -443,7 +472,18 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
       return info.timeline;
     });
   }
-  const name = `base_${walName}`;
+  let name = `base_${walName}`;
+  const delta = opts.delta;
+  if (delta) {
+    log.info('Delta backup enabled');
+    if (delta.sentinel.FinishLSN > start.lsn) {
+      throw new DeltaParentError(`Can't do a delta backup from ${delta.name}: it finished at LSN ${formatLsn(delta.sentinel.FinishLSN)}, after this backup started (${formatLsn(start.lsn)})`);
+    }
+    if (delta.sentinel.SystemIdentifier !== undefined && info.systemIdentifier !== undefined && delta.sentinel.SystemIdentifier !== info.systemIdentifier) {
+      throw new DeltaParentError(`Can't do a delta backup from ${delta.name}: it belongs to another database cluster (system identifier ${delta.sentinel.SystemIdentifier}, this one ${info.systemIdentifier})`);
+    }
+    name = `${name}_D_${stripWalFileName(delta.name)}`;
+  }
   log.info(`Started backup with name ${name} at LSN ${formatLsn(start.lsn)}`);
   if (!replica) {
     const a = await opts.db.archiveSettings();
@@ -460,8 +500,23 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
   const progress: Progress = { read: 0 };
   const stopProgress = startProgress(opts.progress, parts, progress);
   const threshold = opts.tarSizeThreshold ?? 1073741823;
-  const describeFile = (item: { st: BigIntStats }): FileDescription =>
-    ({ IsIncremented: false, IsSkipped: false, MTime: localRfc3339Nano(item.st.mtimeNs), UpdatesCount: 0 });
+  const describeFile = (item: { st: BigIntStats }, incremented = false): FileDescription =>
+    ({ IsIncremented: incremented, IsSkipped: false, MTime: localRfc3339Nano(item.st.mtimeNs), UpdatesCount: 0 });
+  const corruptFiles: string[] = [];
+  const recordCorrupt = (desc: FileDescription, item: WalkItem, blocks: number[]) => {
+    if (blocks.length === 0) return;
+    const sorted = [...blocks].sort((a, b) => a - b);
+    desc.CorruptBlocks = {
+      CorruptBlocksCount: sorted.length,
+      SomeCorruptBlocks: opts.storeAllCorruptBlocks ? sorted : sorted.slice(0, MAX_CORRUPT_BLOCKS_IN_DESC),
+    };
+    corruptFiles.push(`${item.path} (blocks ${sorted.slice(0, MAX_CORRUPT_BLOCKS_IN_DESC).join(', ')}${sorted.length > MAX_CORRUPT_BLOCKS_IN_DESC ? ', ...' : ''})`);
+  };
+  // compat: bundle.go — a file the parent has with the very same mtime is not stored at all.
+  const unchangedSinceParent = (item: WalkItem): boolean => {
+    const base = delta?.files.get(item.name);
+    return base !== undefined && parseRfc3339Ns(base.MTime) === item.st.mtimeNs;
+  };
 
   let finishLsn: Lsn;
   let timelineChanged = false;
@@ -488,6 +543,10 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
             files.set(item.name, describeFile(item));
             continue;
           }
+          if (delta && unchangedSinceParent(item)) {
+            files.set(item.name, { IsIncremented: false, IsSkipped: true, MTime: localRfc3339Nano(item.st.mtimeNs), UpdatesCount: 0 });
+            continue;
+          }
           let fh;
           try {
             fh = await open(item.path, 'r');
@@ -497,11 +556,33 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
           }
           try {
             const size = Number(item.st.size);
+            const verifier = opts.verifyPageChecksums && isChecksummableFile(item.path, size) ? new PageVerifier(item.path) : undefined;
+            if (verifier && size % PAGE_SIZE !== 0) {
+              log.warn(`verifyFile: ${item.path} invalid file size ${size}. File copied without validation. The file may be corrupted.`);
+            }
+            const verify = verifier && size % PAGE_SIZE === 0 ? verifier : undefined;
+            // compat: a file the parent had, now changed and paged, is stored as an increment of its newer pages.
+            const plan = delta?.files.has(item.name) && isPagedFile(item.path, size)
+              ? await planIncrement(fh, size, delta.sentinel.LSN)
+              : undefined;
+            if (delta?.files.has(item.name) && isPagedFile(item.path, size) && !plan) {
+              log.warn(`failed to read file '${item.name}' as incremented`);
+            }
             part.entries.push(item.name);
-            await part.writer.add(header, fileChunks(fh, size, opts.diskLimiter));
-            part.contentSize += size;
-            progress.read += size;
-            files.set(item.name, describeFile(item));
+            let stored: number;
+            if (plan) {
+              stored = incrementSize(plan.blocks.length);
+              await part.writer.add({ ...header, size: stored }, incrementChunks(fh, plan, verify ? (pg, b, off) => verify.page(pg, b, off) : undefined));
+            } else {
+              stored = size;
+              const chunks = fileChunks(fh, size, opts.diskLimiter);
+              await part.writer.add(header, verify ? verifiedChunks(chunks, verify) : chunks);
+            }
+            part.contentSize += stored;
+            progress.read += plan ? plan.blocks.length * PAGE_SIZE : size;
+            const desc = describeFile(item, plan !== undefined);
+            if (verify) recordCorrupt(desc, item, verify.blocks);
+            files.set(item.name, desc);
           } finally {
             await fh.close();
           }
@@ -574,6 +655,11 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
     stopProgress();
   }
   if (timelineChanged) throw new TimelineChangedError('Cannot finish backup because of changed timeline.');
+  if (corruptFiles.length) {
+    log.warn(`Page checksum verification found corrupt blocks in ${corruptFiles.length} file(s): ${corruptFiles.join('; ')}`);
+  } else if (opts.verifyPageChecksums) {
+    log.info('Page checksum verification found no corrupt blocks.');
+  }
 
   let spec: TablespaceSpec | undefined;
   if (state.spec.names.length) {
@@ -589,6 +675,11 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
   const userData = opts.userData ?? undefined;
   const sentinel: BackupSentinel = {
     LSN: start.lsn,
+    DeltaLSN: delta?.sentinel.LSN,
+    DeltaFrom: delta?.name,
+    // compat: NewBackupSentinelDto — the chain's full backup: the parent's own DeltaFullName when it is a delta.
+    DeltaFullName: delta ? (delta.sentinel.DeltaFrom ? delta.sentinel.DeltaFullName : delta.name) : undefined,
+    DeltaCount: delta?.count,
     PgVersion: info.version,
     FinishLSN: finishLsn,
     SystemIdentifier: info.systemIdentifier,

@@ -39,6 +39,24 @@ export function localRfc3339Nano(ns: bigint): string {
   return `${wall}${f}${offMin < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
 
+/**
+ * Parses an RFC3339 / RFC3339Nano time (any offset, any fraction length up to 9 digits) into nanoseconds since the
+ * epoch, or undefined when it is not one. Used to compare a parent's recorded MTime with a file's mtime exactly.
+ */
+export function parseRfc3339Ns(text: string): bigint | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+  if (!m) return undefined;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (Number.isNaN(ms)) return undefined;
+  let off = 0;
+  if (m[8] !== 'Z') {
+    const sign = m[8]!.startsWith('-') ? -1 : 1;
+    off = sign * (Number(m[8]!.slice(1, 3)) * 60 + Number(m[8]!.slice(4, 6)));
+  }
+  const frac = BigInt((m[7] ?? '').padEnd(9, '0') || '0');
+  return (BigInt(ms) - BigInt(off) * 60_000n) * 1_000_000n + frac;
+}
+
 const q = (s: string) => JSON.stringify(s);
 
 function describe(d: FileDescription): string {

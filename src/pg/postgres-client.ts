@@ -58,6 +58,8 @@ export interface BackupDatabase {
   readTimeline(): Promise<number>;
   /** archive_mode and archive_command, for the warning WAL-G prints when archiving is off. */
   archiveSettings(): Promise<{ mode: string; command: string }>;
+  /** The data_checksums setting ('on' or 'off'). */
+  dataChecksums(): Promise<string>;
   startBackup(label: string): Promise<StartBackupResult>;
   /** Stops the backup; `timeoutMs` sets statement_timeout for the call (0 or undefined = none). */
   stopBackup(timeoutMs?: number): Promise<StopBackupResult>;
@@ -222,6 +224,11 @@ class PgBackupDatabase implements BackupDatabase {
     const mode = await this.rows(q, ['archive_mode'], 'GetArchiveMode');
     const cmd = await this.rows(q, ['archive_command'], 'GetArchiveCommand');
     return { mode: String(mode[0]?.setting ?? ''), command: String(cmd[0]?.setting ?? '') };
+  }
+
+  async dataChecksums(): Promise<string> {
+    const r = await this.rows('SHOW data_checksums', [], 'GetDataChecksums');
+    return String(r[0]?.data_checksums ?? '');
   }
 
   async startBackup(label: string): Promise<StartBackupResult> {

@@ -7,6 +7,7 @@ import { chmod, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promis
 import { join, posix } from 'node:path';
 import { CancelledError, LocalFileError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
+import { applyIncrement } from './pagefile.ts';
 import { TAR_TYPE } from './tar.ts';
 import type { TarEntry } from './tar.ts';
 
@@ -34,6 +35,11 @@ export interface ExtractOptions {
   fsync?: boolean;
   /** Regular-file filter by entry name: files it rejects are skipped (directories are always created). */
   wanted?: (name: string) => boolean;
+  /**
+   * Regular files whose content is a WAL-G increment (delta backups): applied in place to the file already restored
+   * from the parent (which must exist) instead of replacing it.
+   */
+  incremented?: (name: string) => boolean;
   signal?: AbortSignal;
   /** Called after each regular file with its content size (progress accounting). */
   onFile?: (name: string, bytes: number) => void;
@@ -142,7 +148,8 @@ export class SafeExtractor {
         }
         if (t.parts.length === 0) throw this.refuse(h.name, 'a file cannot replace the target directory');
         await this.mkdirs(h.name, t.base, t.parts.slice(0, -1));
-        await this.writeFile(h.name, t.path, e, h.mode);
+        if (this.opts.incremented?.(h.name)) await this.applyIncrementTo(h.name, t.path, e);
+        else await this.writeFile(h.name, t.path, e, h.mode);
         return;
       }
       case TAR_TYPE.symlink: {
@@ -172,6 +179,27 @@ export class SafeExtractor {
       }
       default:
         log.warn(`Skipping tar entry '${h.name}' of unsupported type '${h.type}'`);
+    }
+  }
+
+  private async applyIncrementTo(name: string, path: string, e: TarEntry): Promise<void> {
+    let fh;
+    try {
+      // No O_CREAT: the parent backup restored this file; O_NOFOLLOW as for every write.
+      fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw this.refuse(name, `'${path}' is a symbolic link`);
+      if (code === 'ENOENT') throw new LocalFileError(`failed to apply increment for '${path}': incremented file should always exist`, { cause: err });
+      throw new LocalFileError(`failed to apply increment for '${path}': can't open file to increment`, { cause: err });
+    }
+    try {
+      if (!(await fh.stat()).isFile()) throw this.refuse(name, `'${path}' exists and is not a regular file`);
+      const { fileSize } = await applyIncrement(fh, e.chunks(), name);
+      if (this.opts.fsync !== false) await fh.sync();
+      this.opts.onFile?.(name, fileSize);
+    } finally {
+      await fh.close();
     }
   }
 

@@ -112,6 +112,7 @@ export class FakeDb implements BackupDatabase {
     return t[Math.min(this.tl++, t.length - 1)]!;
   }
   async archiveSettings(): Promise<{ mode: string; command: string }> { return { mode: 'on', command: 'wal-g wal-push %p' }; }
+  async dataChecksums(): Promise<string> { return 'on'; }
   async startBackup(label: string): Promise<StartBackupResult> {
     this.calls.push(`start:${label.length > 0}`);
     const lsn = this.s.startLsn ?? 0x2000028n;

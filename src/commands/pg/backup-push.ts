@@ -8,6 +8,8 @@ import { ConfigError, UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseJsonExact } from '../../backup/json.ts';
 import { backupPush } from '../../pg/backup-push.ts';
+import { chooseDeltaParent, deltaOriginIsFull } from '../../pg/delta.ts';
+import type { DeltaConfig } from '../../pg/delta.ts';
 import { connectPostgres } from '../../pg/postgres-client.ts';
 import { limiterFor } from '../../pg/rate-limit.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
@@ -30,9 +32,7 @@ export interface BackupPushFlags {
 }
 
 const UNSUPPORTED: [keyof BackupPushFlags, string][] = [
-  ['verify', '--verify'], ['storeAllCorrupt', '--store-all-corrupt'], ['ratingComposer', '--rating-composer'],
-  ['copyComposer', '--copy-composer'], ['databaseComposer', '--database-composer'],
-  ['deltaFromName', '--delta-from-name'], ['deltaFromUserData', '--delta-from-user-data'],
+  ['ratingComposer', '--rating-composer'], ['copyComposer', '--copy-composer'], ['databaseComposer', '--database-composer'],
 ];
 
 /** Parses WAL-G user data (compat: UnmarshalSentinelUserData — '' means none, anything else must be JSON). */
@@ -51,7 +51,7 @@ async function real(p: string): Promise<string> {
 export async function run(ctx: CommandContext, dbDirectory: string | undefined, flags: BackupPushFlags): Promise<void> {
   const cfg = ctx.config;
   for (const [k, flag] of UNSUPPORTED) if (flags[k]) throw new UsageError(`${flag} is not supported yet`);
-  for (const s of ['WALG_VERIFY_PAGE_CHECKSUMS', 'WALG_USE_RATING_COMPOSER', 'WALG_USE_COPY_COMPOSER', 'WALG_USE_DATABASE_COMPOSER', 'WALG_USE_WAL_DELTA']) {
+  for (const s of ['WALG_USE_RATING_COMPOSER', 'WALG_USE_COPY_COMPOSER', 'WALG_USE_DATABASE_COMPOSER', 'WALG_USE_WAL_DELTA']) {
     if (cfg.getBool(s)) throw new ConfigError(`${s} is not supported yet`);
   }
   const pgdata = cfg.get('PGDATA');
@@ -70,11 +70,26 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
   if (tarSizeThreshold < 1) throw new ConfigError(`WALG_TAR_SIZE_THRESHOLD must be positive, got ${tarSizeThreshold}`);
   const userData = parseUserData(flags.addUserData || cfg.get('WALG_SENTINEL_USER_DATA'));
   const withoutFilesMetadata = flags.withoutFilesMetadata || (cfg.getBool('WALG_WITHOUT_FILES_METADATA') ?? false);
-  if (withoutFilesMetadata) log.info('Files metadata tracking is disabled');
-  if (flags.full) log.info('Doing full backup.');
-  else if ((cfg.getInt('WALG_DELTA_MAX_STEPS') ?? 0) > 0) {
-    log.warn('WALG_DELTA_MAX_STEPS is set but delta backups are not supported yet: doing a full backup.');
+  const deltaFromName = flags.deltaFromName || cfg.get('WALG_DELTA_FROM_NAME') || undefined;
+  const deltaFromUserData = flags.deltaFromUserData || cfg.get('WALG_DELTA_FROM_USER_DATA') || undefined;
+  let full = flags.full ?? false;
+  if (withoutFilesMetadata) {
+    // compat: a delta needs the parent's and its own file list.
+    if (deltaFromName || deltaFromUserData) {
+      throw new UsageError('--without-files-metadata option cannot be used with --delta-from-name, --delta-from-user-data options');
+    }
+    log.info('Files metadata tracking is disabled');
+    full = true;
   }
+  if (flags.full) log.info('Doing full backup.');
+  const deltaConfig: DeltaConfig = {
+    maxSteps: full ? 0 : (cfg.getInt('WALG_DELTA_MAX_STEPS') ?? 0),
+    fromFull: deltaOriginIsFull(cfg.get('WALG_DELTA_ORIGIN')),
+    fromName: deltaFromName,
+    fromUserData: deltaFromUserData,
+  };
+  let verifyPageChecksums = flags.verify || (cfg.getBool('WALG_VERIFY_PAGE_CHECKSUMS') ?? false);
+  const storeAllCorruptBlocks = flags.storeAllCorrupt || (cfg.getBool('WALG_STORE_ALL_CORRUPT_BLOCKS') ?? false);
   const segmentSize = walSegmentSizeFromConfig(cfg);
 
   const storage = await ctx.storage(targetStorageName(ctx, flags.targetStorage));
@@ -82,7 +97,17 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
   const pipeline = await ctx.writePipeline();
   const db = await connectPostgres(process.env);
   try {
+    if (verifyPageChecksums) {
+      if ((await db.dataChecksums()) !== 'on') {
+        log.warn('data_checksum is disabled in the database. Skipping checksum validation, which may result in undetected data corruption.');
+        verifyPageChecksums = false;
+      } else {
+        log.info('data_checksums is enabled in DB.');
+      }
+    }
+    const delta = await chooseDeltaParent(storage, deltaConfig, flags.permanent ?? false, ctx.signal);
     const result = await backupPush({
+      delta, verifyPageChecksums, storeAllCorruptBlocks,
       storage, pipeline, db, dataDir, segmentSize, userData, withoutFilesMetadata,
       permanent: flags.permanent ?? false,
       tarSizeThreshold, diskConcurrency, uploadConcurrency,
