@@ -41,6 +41,7 @@ bench: deps system-deps build
 	$(NODE) bench/startup.ts
 	$(NODE) bench/wal.ts --scale 20 --seconds 20
 	$(NODE) bench/backup.ts 100 3
+	$(NODE) bench/delta.ts 100
 
 clean:
 	rm -rf dist .tmp

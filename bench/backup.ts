@@ -5,86 +5,20 @@
 // sampled every 50 ms (pgBackRest works in several processes, we in one with worker threads).
 // Writes bench/results/backup.md.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initCluster, pgIdentity, userTempDir, PG_BIN } from '../test/servers/postgres.ts';
+import { initCluster, pgIdentity, userTempDir } from '../test/servers/postgres.ts';
+import { dirSizeMb, measure, waitArchived } from './harness.ts';
+import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = process.env.WALG_BIN ?? join(ROOT, 'bin/wal-g');
 const scale = Number(process.argv[2] ?? 100);
 const runs = Number(process.argv[3] ?? 3);
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
-
-/** Sum of VmRSS (KiB) of `pid` and every descendant. */
-function treeRssKb(pid: number): number {
-  const children = new Map<number, number[]>();
-  const rss = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
-      const vm = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      rss.set(Number(d), vm);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid)!.push(Number(d));
-    } catch { /* process gone */ }
-  }
-  let total = 0;
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    total += rss.get(p) ?? 0;
-    stack.push(...(children.get(p) ?? []));
-  }
-  return total;
-}
-
-interface Measure { seconds: number; peakMb: number }
-
-/** Runs a command as the cluster user, measuring wall time and peak tree RSS. Throws on a non-zero exit. */
-function measure(cmd: string, args: string[], env: Record<string, string>): Promise<Measure> {
-  const id = pgIdentity();
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, {
-      uid: id.uid, gid: id.gid, cwd: '/tmp',
-      env: { PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: id.home, LC_ALL: 'C', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let peak = 0;
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const timer = setInterval(() => { peak = Math.max(peak, treeRssKb(child.pid!)); }, 50);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      const seconds = (performance.now() - t0) / 1000;
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-3000)}`));
-      else resolve({ seconds, peakMb: peak / 1024 });
-    });
-  });
-}
-
-/** Switches WAL and waits until the archiver has caught up (the backlog of pgbench -i must not be timed). */
-async function waitArchived(c: import('../test/servers/postgres.ts').PgCluster): Promise<void> {
-  const t0 = Date.now();
-  const lsn = await c.psql('select pg_switch_wal()');
-  const seg = await c.psql(`select pg_walfile_name('${lsn}')`);
-  for (;;) {
-    // compat note: last_archived_wal may be a .backup file archived after a later segment, so also look for .done.
-    if ((await c.psql(`select (coalesce(left(last_archived_wal, 24), '') >= '${seg}') or exists (select 1 from pg_ls_archive_statusdir() where name = '${seg}.done') from pg_stat_archiver`)) === 't') return;
-    // Failures are retried by the archiver; only give up if it makes no progress for a long time.
-    if (Date.now() - t0 > 600_000) throw new Error('archiving stuck');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function dirSizeMb(dir: string): number {
-  return Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]) / 1e6;
-}
 
 async function main(): Promise<void> {
   const work = userTempDir('walg-bench-backup-');
