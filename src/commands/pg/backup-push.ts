@@ -51,8 +51,13 @@ async function real(p: string): Promise<string> {
 export async function run(ctx: CommandContext, dbDirectory: string | undefined, flags: BackupPushFlags): Promise<void> {
   const cfg = ctx.config;
   for (const [k, flag] of UNSUPPORTED) if (flags[k]) throw new UsageError(`${flag} is not supported yet`);
-  for (const s of ['WALG_USE_RATING_COMPOSER', 'WALG_USE_COPY_COMPOSER', 'WALG_USE_DATABASE_COMPOSER', 'WALG_USE_WAL_DELTA']) {
+  for (const s of ['WALG_USE_RATING_COMPOSER', 'WALG_USE_COPY_COMPOSER', 'WALG_USE_DATABASE_COMPOSER']) {
     if (cfg.getBool(s)) throw new ConfigError(`${s} is not supported yet`);
+  }
+  if (cfg.getBool('WALG_USE_WAL_DELTA')) {
+    // compat: WAL-G itself falls back to the full page scan when the WAL-delta map cannot be built, unless forced.
+    if (cfg.getBool('WALG_FORCE_WAL_DELTA')) throw new ConfigError('WALG_FORCE_WAL_DELTA is set, but WAL-delta maps are not supported by this build');
+    log.warn('WALG_USE_WAL_DELTA is not supported by this build: delta backups select pages with a full scan of changed files');
   }
   const pgdata = cfg.get('PGDATA');
   const dataDir = dbDirectory ?? pgdata;
