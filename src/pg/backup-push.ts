@@ -563,7 +563,7 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
             const verify = verifier && size % PAGE_SIZE === 0 ? verifier : undefined;
             // compat: a file the parent had, now changed and paged, is stored as an increment of its newer pages.
             const plan = delta?.files.has(item.name) && isPagedFile(item.path, size)
-              ? await planIncrement(fh, size, delta.sentinel.LSN)
+              ? await planIncrement(fh, size, delta.sentinel.LSN, opts.diskLimiter)
               : undefined;
             if (delta?.files.has(item.name) && isPagedFile(item.path, size) && !plan) {
               log.warn(`failed to read file '${item.name}' as incremented`);
@@ -572,7 +572,7 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
             let stored: number;
             if (plan) {
               stored = incrementSize(plan.blocks.length);
-              await part.writer.add({ ...header, size: stored }, incrementChunks(fh, plan, verify ? (pg, b, off) => verify.page(pg, b, off) : undefined));
+              await part.writer.add({ ...header, size: stored }, incrementChunks(fh, plan, verify ? (pg, b, off) => verify.page(pg, b, off) : undefined, opts.diskLimiter));
             } else {
               stored = size;
               const chunks = fileChunks(fh, size, opts.diskLimiter);

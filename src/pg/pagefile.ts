@@ -174,6 +174,9 @@ export class PageVerifier {
 // ---------------------------------------------------------------------------------------------------------------
 // Increments
 
+/** What reads of data files wait on (WALG_DISK_RATE_LIMIT); see rate-limit.ts. */
+export interface DiskLimiter { take(bytes: number): Promise<void> }
+
 /** The pages of a file that a delta backup stores, or `undefined` when some page is neither new nor valid. */
 export interface IncrementPlan {
   fileSize: number;
@@ -188,12 +191,13 @@ const SCAN_CHUNK = 128 * PAGE_SIZE;
  * Returns undefined when a page is invalid (the caller then copies the whole file). A file that shrank while being
  * read ends the scan at the last whole page. Memory: one 1 MiB buffer and the block list.
  */
-export async function planIncrement(fh: FileHandle, fileSize: number, deltaLsn: Lsn): Promise<IncrementPlan | undefined> {
+export async function planIncrement(fh: FileHandle, fileSize: number, deltaLsn: Lsn, limiter?: DiskLimiter): Promise<IncrementPlan | undefined> {
   const blocks: number[] = [];
   const buf = Buffer.allocUnsafe(SCAN_CHUNK);
   const pages = Math.floor(fileSize / PAGE_SIZE);
   for (let first = 0; first < pages;) {
     const want = Math.min(pages - first, SCAN_CHUNK / PAGE_SIZE) * PAGE_SIZE;
+    if (limiter) await limiter.take(want);
     const { bytesRead } = await fh.read(buf, 0, want, first * PAGE_SIZE);
     const got = Math.floor(bytesRead / PAGE_SIZE);
     for (let i = 0; i < got; i++) {
@@ -229,12 +233,13 @@ export function encodeIncrementHeader(plan: IncrementPlan): Buffer {
  * a new page). `onPage` sees every page with its block number (checksum verification). Yields chunks of at most
  * 128 pages, so memory stays bounded whatever the file size.
  */
-export async function* incrementChunks(fh: FileHandle, plan: IncrementPlan, onPage?: (page: Buffer, blockNo: number, off: number) => void): AsyncGenerator<Buffer> {
+export async function* incrementChunks(fh: FileHandle, plan: IncrementPlan, onPage?: (page: Buffer, blockNo: number, off: number) => void, limiter?: DiskLimiter): AsyncGenerator<Buffer> {
   yield encodeIncrementHeader(plan);
   const per = SCAN_CHUNK / PAGE_SIZE;
   for (let i = 0; i < plan.blocks.length; i += per) {
     const group = plan.blocks.slice(i, i + per);
     const out = Buffer.alloc(group.length * PAGE_SIZE);
+    if (limiter) await limiter.take(out.length);
     // Runs of consecutive blocks are read with one call.
     for (let j = 0; j < group.length;) {
       let k = j + 1;
