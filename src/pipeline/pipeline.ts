@@ -41,6 +41,10 @@ export function decodeStages(p: DataPipeline): Duplex[] {
 export function through(source: Readable, stages: Duplex[]): Readable {
   if (stages.length === 0) return source;
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // A stage may fail before the consumer attaches its listeners (a storage driver awaiting mkdir or a connection):
+  // without a listener that 'error' event would crash the process. The consumer still sees the error, since
+  // pipeline() and async iteration report a stream that is already errored.
+  out.on('error', () => {});
   // pipeline() propagates backpressure and tears every stage down on error; the error reaches the consumer
   // through `out`, so whoever reads this stream fails instead of seeing a short, "complete" stream.
   pipeline([source, ...stages, out]).catch((err: unknown) => out.destroy(err as Error));

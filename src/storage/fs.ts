@@ -51,6 +51,8 @@ export class FileStorage implements Storage {
   async put(key: string, body: Body, opts?: PutOptions): Promise<void> {
     const target = this.path(key);
     const tmp = `${target}.tmp.${timestampRandomTag()}`;
+    // The body may fail while we await mkdir; pipeline() below still reports it (the stream stays errored).
+    if (typeof body === 'object' && 'on' in body && !Buffer.isBuffer(body)) body.on('error', () => {});
     await mkdir(dirname(target), { recursive: true });
     try {
       const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });

@@ -3,7 +3,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { ObjectNotFoundError } from '../../src/core/errors.ts';
 import { readAll } from '../../src/storage/body.ts';
@@ -142,6 +142,16 @@ export function runStorageSuite(driver: string, make: () => Promise<Storage>, op
       await assert.rejects(s.put('fail/obj', failing));
       assert.equal(await s.exists('fail/obj'), false);
       assert.deepEqual((await collect(s.list('fail/', { recursive: true }))).map((e) => e.key), []);
+    });
+
+    test('a body that fails before the driver reads it is a rejected put, not a crash', async () => {
+      // The stream errors on the next tick, typically while the driver is still awaiting mkdir, a connection or a
+      // session: an 'error' event nobody listens to yet would kill the process (seen with the file driver).
+      const early = new PassThrough();
+      process.nextTick(() => early.destroy(new Error('read failed early')));
+      await assert.rejects(s.put('early/obj', early));
+      assert.equal(await s.exists('early/obj'), false);
+      assert.deepEqual((await collect(s.list('early/', { recursive: true }))).map((e) => e.key), []);
     });
 
     test('an aborted upload leaves no object', async () => {

@@ -116,6 +116,8 @@ class FaultStorage implements FaultyStorage {
     // Keep the body's nature: the wrapped body is single-shot like the original stream.
     const src = openBody(body);
     const cut = failAfter(rule.afterBytes, () => this.error(rule), onFire);
+    // A short body fails in flush, possibly before the inner driver attaches listeners (see through()).
+    cut.on('error', () => {});
     src.on('error', (e) => cut.destroy(e));
     await this.inner.put(key, src.pipe(cut), opts);
     // The inner storage may swallow a body error in theory; the contract says put must then fail.
