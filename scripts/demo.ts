@@ -1,6 +1,7 @@
 // The README's main job on an embedded default, end to end: a throwaway PostgreSQL 15 cluster archives its WAL with
-// wal-push to a local file storage, gets pgbench data and a base backup (backup-push), more writes and a named
-// restore point, is dropped, and is restored with backup-fetch LATEST + wal-fetch recovery to that point.
+// wal-push to a local file storage, gets pgbench data and a base backup (backup-push), more writes and a delta
+// backup, more writes and a named restore point, is dropped, and is restored with backup-fetch LATEST (the delta
+// chain) + wal-fetch recovery to that point.
 // Prints table checksums before and after; exits 1 unless they match. Run through scripts/demo.sh (make demo).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -52,7 +53,7 @@ async function main(): Promise<number> {
   const work = userTempDir('walg-demo-');
   const storage = join(work, 'storage');
   const cfg = join(work, 'walg.json');
-  writeUserFile(cfg, JSON.stringify({ WALG_FILE_PREFIX: storage, WALG_COMPRESSION_METHOD: 'lz4' }, null, 2));
+  writeUserFile(cfg, JSON.stringify({ WALG_FILE_PREFIX: storage, WALG_COMPRESSION_METHOD: 'lz4', WALG_DELTA_MAX_STEPS: '3' }, null, 2));
   chmodSync(cfg, 0o644);
   let source: PgCluster | undefined;
   let restored: PgCluster | undefined;
@@ -72,9 +73,14 @@ async function main(): Promise<number> {
     await walg(['backup-push', source.dataDir, '--config', cfg], pgEnv);
     await bench;
 
-    step('more writes after the backup, then the restore point "demo_rp"');
+    step('more writes, then a second backup-push: a delta holding only the pages changed since the first');
     await source.psql(`insert into demo_events values (2, 'after backup')`);
     await source.pgbench(['-T', '3', '-c', '2', '-j', '2', '-n']);
+    await walg(['backup-push', source.dataDir, '--config', cfg], pgEnv);
+    await walg(['backup-list', '--config', cfg], {});
+
+    step('more writes, then the restore point "demo_rp"');
+    await source.pgbench(['-T', '2', '-c', '2', '-j', '2', '-n']);
     const before = await checksums(source);
     await source.psql(`select pg_create_restore_point('demo_rp')`);
     await waitArchived(source);
@@ -88,7 +94,7 @@ async function main(): Promise<number> {
     await source.destroy();
     source = undefined;
 
-    step('wal-g backup-fetch LATEST, then recovery through "wal-g wal-fetch" to "demo_rp"');
+    step('wal-g backup-fetch LATEST (the delta: its full backup first, then the delta applied), then recovery through "wal-g wal-fetch" to "demo_rp"');
     const base = userTempDir('walg-demo-restore-');
     const data = join(base, 'data');
     await walg(['backup-fetch', data, 'LATEST', '--config', cfg]);
