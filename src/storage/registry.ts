@@ -77,6 +77,17 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       }, name);
       break;
     }
+    case 'SSH': {
+      const { createSshStorage } = await import('./ssh.ts');
+      storage = createSshStorage(prefix!, {
+        // The default '22' must not override a port written in the prefix (ssh://host:2222/path).
+        port: config.source('SSH_PORT') === 'default' ? undefined : config.get('SSH_PORT'),
+        username: config.get('SSH_USERNAME'),
+        password: config.get('SSH_PASSWORD'),
+        privateKeyPath: config.get('SSH_PRIVATE_KEY_PATH'),
+      }, name);
+      break;
+    }
     default:
       throw new ConfigError(`storage type ${type} (WALG_${type}_PREFIX) is not supported yet by this build`);
   }
