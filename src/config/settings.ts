@@ -130,6 +130,9 @@ export const SETTINGS: readonly SettingDef[] = [
   st('GCS_ENCRYPTION_KEY', 'string', { secret: true }),
   st('GCS_MAX_CHUNK_SIZE', 'int', { default: String(50 << 20) }),
   st('GCS_MAX_RETRIES', 'int', { default: '16' }),
+  // Not a WAL-G setting name of its own: the variable the Google client libraries read to reach a GCS emulator
+  // (http://host:port). Listed so it can come from a config file; when set, no credentials are used.
+  st('STORAGE_EMULATOR_HOST'),
   // Azure
   st('AZURE_STORAGE_ACCOUNT'),
   st('AZURE_STORAGE_ACCESS_KEY', 'string', { secret: true }),
@@ -141,6 +144,9 @@ export const SETTINGS: readonly SettingDef[] = [
   st('AZURE_TRY_TIMEOUT', 'int', { default: '5' }),
   st('AZURE_BLOB_STORE_API_VERSION'),
   st('AZURE_CLIENT_ID'), st('AZURE_TENANT_ID'), st('AZURE_CLIENT_SECRET', 'string', { secret: true }),
+  // Ours, not WAL-G's (WAL-G always uses https://<account>.blob.<suffix>): the blob service URL, for Azurite or a
+  // private endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1. Overrides AZURE_ENDPOINT_SUFFIX.
+  st('AZURE_BLOB_ENDPOINT'),
   // Swift
   st('OS_AUTH_URL'), st('OS_USERNAME'), st('OS_PASSWORD', 'string', { secret: true }),
   st('OS_TENANT_NAME'), st('OS_PROJECT_NAME'), st('OS_REGION_NAME'),

@@ -61,6 +61,40 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       }, name);
       break;
     }
+    case 'GS': {
+      const { createGcsStorage } = await import('./gcs.ts');
+      storage = await createGcsStorage({
+        prefix: prefix!,
+        normalizePrefix: config.getBool('GCS_NORMALIZE_PREFIX') ?? true,
+        credentialsFile: config.get('GOOGLE_APPLICATION_CREDENTIALS'),
+        endpoint: config.get('STORAGE_EMULATOR_HOST'),
+        encryptionKey: config.get('GCS_ENCRYPTION_KEY'),
+        maxChunkSize: config.getInt('GCS_MAX_CHUNK_SIZE'),
+        maxRetries: config.getInt('GCS_MAX_RETRIES'),
+        contextTimeoutSec: config.getInt('GCS_CONTEXT_TIMEOUT'),
+      }, name);
+      break;
+    }
+    case 'AZ': {
+      const { createAzureStorage } = await import('./azure.ts');
+      const { bucket, path } = parseBucketUrl(prefix!, 'azure');
+      storage = await createAzureStorage({
+        container: bucket,
+        prefix: path,
+        account: config.require('AZURE_STORAGE_ACCOUNT'),
+        accessKey: config.get('AZURE_STORAGE_ACCESS_KEY'),
+        sasToken: config.get('AZURE_STORAGE_SAS_TOKEN'),
+        environmentName: config.get('AZURE_ENVIRONMENT_NAME'),
+        // Only an explicitly set suffix overrides the one the environment name implies.
+        endpointSuffix: config.get('AZURE_ENDPOINT_SUFFIX'),
+        endpoint: config.get('AZURE_BLOB_ENDPOINT'),
+        bufferSize: config.getInt('AZURE_BUFFER_SIZE'),
+        maxBuffers: config.getInt('AZURE_MAX_BUFFERS'),
+        tryTimeoutMin: config.getInt('AZURE_TRY_TIMEOUT'),
+        apiVersion: config.get('AZURE_BLOB_STORE_API_VERSION'),
+      }, name);
+      break;
+    }
     case 'SWIFT': {
       const { createSwiftStorage } = await import('./swift.ts');
       const { bucket, path } = parseBucketUrl(prefix!, 'swift');
