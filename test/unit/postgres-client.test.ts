@@ -58,7 +58,7 @@ test('rate limiter: a shared token bucket holds the aggregate rate; --turbo or n
 test('CLI: flags and modes that are not supported yet are refused clearly (exit 1)', async () => {
   const env = baseEnv({ WALG_FILE_PREFIX: '/tmp/walg-unsupported-never-written' });
   for (const [args, msg] of [
-    [['backup-push', '/tmp', '--copy-composer'], /--copy-composer is not supported yet/],
+    [['backup-push', '/tmp', '--copy-composer', '--without-files-metadata'], /cannot be used with non-regular tar ball composer/],
     [['backup-push', '/tmp', '--without-files-metadata', '--delta-from-name', 'x'], /--without-files-metadata option cannot be used with --delta-from-name/],
     [['backup-push', '/tmp', '--walg-delta-origin', 'OLDEST'], /Unknown WALG_DELTA_ORIGIN: OLDEST/],
     [['backup-push'], /without a data directory .* is not supported yet/],

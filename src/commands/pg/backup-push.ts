@@ -31,8 +31,11 @@ export interface BackupPushFlags {
   targetStorage?: string;
 }
 
-const UNSUPPORTED: [keyof BackupPushFlags, string][] = [
-  ['ratingComposer', '--rating-composer'], ['copyComposer', '--copy-composer'], ['databaseComposer', '--database-composer'],
+/** The tar composers WAL-G offers besides the regular one: (flag, setting, name). */
+const COMPOSERS: [keyof BackupPushFlags, string, string][] = [
+  ['ratingComposer', 'WALG_USE_RATING_COMPOSER', 'rating'],
+  ['copyComposer', 'WALG_USE_COPY_COMPOSER', 'copy'],
+  ['databaseComposer', 'WALG_USE_DATABASE_COMPOSER', 'database'],
 ];
 
 /** Parses WAL-G user data (compat: UnmarshalSentinelUserData — '' means none, anything else must be JSON). */
@@ -50,9 +53,14 @@ async function real(p: string): Promise<string> {
 /** Runs backup-push. Throws on any failure (exit 1); a standby timeline change throws TimelineChangedError. */
 export async function run(ctx: CommandContext, dbDirectory: string | undefined, flags: BackupPushFlags): Promise<void> {
   const cfg = ctx.config;
-  for (const [k, flag] of UNSUPPORTED) if (flags[k]) throw new UsageError(`${flag} is not supported yet`);
-  for (const s of ['WALG_USE_RATING_COMPOSER', 'WALG_USE_COPY_COMPOSER', 'WALG_USE_DATABASE_COMPOSER']) {
-    if (cfg.getBool(s)) throw new ConfigError(`${s} is not supported yet`);
+  // Composers only decide how files are grouped into tars; restores read any grouping. Ours groups files as
+  // WAL-G's regular composer does, and says so, rather than refusing a configuration that WAL-G accepts.
+  const composer = COMPOSERS.find(([flag, setting]) => flags[flag] || cfg.getBool(setting));
+  if (composer) {
+    if (flags.withoutFilesMetadata || cfg.getBool('WALG_WITHOUT_FILES_METADATA')) {
+      throw new UsageError('--without-files-metadata option cannot be used with non-regular tar ball composer');
+    }
+    log.warn(`The ${composer[2]} tar ball composer is not supported by this build: files are grouped by the regular composer (the backup restores the same way)`);
   }
   if (cfg.getBool('WALG_USE_WAL_DELTA')) {
     // compat: WAL-G itself falls back to the full page scan when the WAL-delta map cannot be built, unless forced.
@@ -77,7 +85,8 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
   const withoutFilesMetadata = flags.withoutFilesMetadata || (cfg.getBool('WALG_WITHOUT_FILES_METADATA') ?? false);
   const deltaFromName = flags.deltaFromName || cfg.get('WALG_DELTA_FROM_NAME') || undefined;
   const deltaFromUserData = flags.deltaFromUserData || cfg.get('WALG_DELTA_FROM_USER_DATA') || undefined;
-  let full = flags.full ?? false;
+  // compat: the copy composer implies a full backup.
+  let full = (flags.full ?? false) || composer?.[2] === 'copy';
   if (withoutFilesMetadata) {
     // compat: a delta needs the parent's and its own file list.
     if (deltaFromName || deltaFromUserData) {
