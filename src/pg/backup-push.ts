@@ -24,6 +24,7 @@ import type { DeltaParent } from './delta.ts';
 import { formatLsn } from './lsn.ts';
 import { PAGE_SIZE, PageVerifier, incrementChunks, incrementSize, isChecksummableFile, isPagedFile, planIncrement } from './pagefile.ts';
 import type { Lsn } from './lsn.ts';
+import { PostgresError } from './postgres-client.ts';
 import type { BackupDatabase } from './postgres-client.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { TAR_TYPE, TarWriter } from './tar.ts';
@@ -83,6 +84,8 @@ export interface BackupPushOptions {
   progress?: { write(s: string): unknown };
   /** For tests: hostname recorded in the sentinel. */
   hostname?: string;
+  /** WALG_ALIVE_CHECK_INTERVAL in ms: query the server this often and abort the backup when it fails (0 = off). */
+  aliveCheckIntervalMs?: number;
   /** Parent of a delta backup (see chooseDeltaParent); undefined for a full backup. */
   delta?: DeltaParent;
   /** --verify / WALG_VERIFY_PAGE_CHECKSUMS: check page checksums of every stored page, record corrupt blocks. */
@@ -520,6 +523,23 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
 
   let finishLsn: Lsn;
   let timelineChanged = false;
+  let aliveTimer: NodeJS.Timeout | undefined;
+  const aliveMs = opts.aliveCheckIntervalMs ?? 0;
+  if (aliveMs > 0) {
+    // compat: addPgIsAliveChecker — a server that died mid-backup stops the upload now, not after the whole walk.
+    log.info(`Initializing the PG alive checker (interval=${aliveMs / 1000}s)...`);
+    let checking = false;
+    aliveTimer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      opts.db.ping().then(() => { checking = false; }, (err: Error) => {
+        const e = new PostgresError(`PG alive check failed: ${err.message}`, { cause: err });
+        log.error(`Error: ${e.message}, gracefully stopping the running backup...`);
+        parts.abort(e);
+      });
+    }, aliveMs);
+    aliveTimer.unref();
+  }
   try {
     log.info('Starting a new tar bundle');
     log.info('Walking ...');
@@ -653,6 +673,7 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
     throw err;
   } finally {
     stopProgress();
+    if (aliveTimer) clearInterval(aliveTimer);
   }
   if (timelineChanged) throw new TimelineChangedError('Cannot finish backup because of changed timeline.');
   if (corruptFiles.length) {

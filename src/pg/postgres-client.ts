@@ -60,6 +60,8 @@ export interface BackupDatabase {
   archiveSettings(): Promise<{ mode: string; command: string }>;
   /** The data_checksums setting ('on' or 'off'). */
   dataChecksums(): Promise<string>;
+  /** A trivial query: rejects when the server or the connection is gone (WALG_ALIVE_CHECK_INTERVAL). */
+  ping(): Promise<void>;
   startBackup(label: string): Promise<StartBackupResult>;
   /** Stops the backup; `timeoutMs` sets statement_timeout for the call (0 or undefined = none). */
   stopBackup(timeoutMs?: number): Promise<StopBackupResult>;
@@ -224,6 +226,10 @@ class PgBackupDatabase implements BackupDatabase {
     const mode = await this.rows(q, ['archive_mode'], 'GetArchiveMode');
     const cmd = await this.rows(q, ['archive_command'], 'GetArchiveCommand');
     return { mode: String(mode[0]?.setting ?? ''), command: String(cmd[0]?.setting ?? '') };
+  }
+
+  async ping(): Promise<void> {
+    await this.rows('SELECT 1', [], 'PG alive check');
   }
 
   async dataChecksums(): Promise<string> {

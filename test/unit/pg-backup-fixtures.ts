@@ -113,6 +113,7 @@ export class FakeDb implements BackupDatabase {
   }
   async archiveSettings(): Promise<{ mode: string; command: string }> { return { mode: 'on', command: 'wal-g wal-push %p' }; }
   async dataChecksums(): Promise<string> { return 'on'; }
+  async ping(): Promise<void> {}
   async startBackup(label: string): Promise<StartBackupResult> {
     this.calls.push(`start:${label.length > 0}`);
     const lsn = this.s.startLsn ?? 0x2000028n;

@@ -129,6 +129,7 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
       diskLimiter: limiterFor(cfg.getInt('WALG_DISK_RATE_LIMIT'), ctx.turbo),
       networkLimiter: limiterFor(cfg.getInt('WALG_NETWORK_RATE_LIMIT'), ctx.turbo),
       stopBackupTimeoutMs: cfg.getDurationMs('WALG_STOP_BACKUP_TIMEOUT'),
+      aliveCheckIntervalMs: cfg.getDurationMs('WALG_ALIVE_CHECK_INTERVAL') ?? 60_000,
       signal: ctx.signal,
       progress: process.stderr.isTTY ? process.stderr : undefined,
     });
