@@ -1,13 +1,33 @@
 // What every command receives: the frozen config, the cancellation signal, and lazy access to the storage and
 // the codecs. Nothing is opened until a command asks for it, which keeps start-up cheap.
+// With failover storages configured, which storage a command gets depends on what it does (compat: WAL-G's PG
+// commands): writers get the first alive storage, readers a merged view of every alive one (src/storage/failover.ts).
 
 import { ConfigError } from '../core/errors.ts';
 import type { Config } from '../config/load.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Compressor, Crypter, CompressionMethod } from '../pipeline/types.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
+import type { StorageSet } from '../storage/failover.ts';
 
 const METHODS: readonly CompressionMethod[] = ['lz4', 'lzma', 'zstd', 'brotli', 'none'];
+
+/**
+ * How a command uses failover storages (compat: WAL-G's PG commands). 'write': the first alive storage, read-write
+ * checked (wal-push, backup-push). 'read': every alive storage merged, read-only checked (wal-fetch, backup-list...);
+ * delete also deletes from all of them, after a read-write check as WAL-G does. 'both': writes to the first alive
+ * storage and reads from all (the daemon serves wal-push and wal-fetch). Commands not listed use the primary only.
+ */
+export const FAILOVER_ROLES: Readonly<Record<string, 'write' | 'read' | 'both'>> = {
+  'wal-push': 'write',
+  'backup-push': 'write',
+  'wal-fetch': 'read',
+  'wal-prefetch': 'read',
+  'backup-fetch': 'read',
+  'backup-list': 'read',
+  delete: 'read',
+  daemon: 'both',
+};
 
 /** Per-run context passed to every command handler. */
 export class CommandContext {
@@ -15,28 +35,65 @@ export class CommandContext {
   readonly signal: AbortSignal;
   /** --turbo: ignore rate limits, disk-read concurrency 4. */
   readonly turbo: boolean;
+  /** The command being run (e.g. 'wal-push'), which picks its failover role. */
+  readonly command: string | undefined;
   private storages = new Map<string, Promise<Storage>>();
+  private storageSet: Promise<StorageSet> | undefined;
   private crypterP: Promise<Crypter | undefined> | undefined;
   private compressorP: Promise<Compressor> | undefined;
 
-  constructor(config: Config, signal: AbortSignal, turbo = false) {
+  constructor(config: Config, signal: AbortSignal, turbo = false, command?: string) {
     this.config = config;
     this.signal = signal;
     this.turbo = turbo;
+    this.command = command;
   }
 
-  /** The storage named `target` ('default' = primary). Opened once per run. */
+  /**
+   * The storage named `target`, opened once per run. 'default' is the primary storage, or with failover storages
+   * configured what the command's role (FAILOVER_ROLES) asks for: the first alive storage for writers, the merged
+   * alive storages for readers. A failover name gives that storage (checked alive for commands with a role).
+   */
   storage(target = 'default'): Promise<Storage> {
     let p = this.storages.get(target);
     if (!p) {
-      if (target !== 'default') {
-        p = Promise.reject(new ConfigError(`storage '${target}' is not configured (failover storages are not supported yet)`));
-      } else {
-        p = import('../storage/registry.ts').then((m) => m.openStorage(this.config, target));
-      }
+      p = this.openTarget(target);
       this.storages.set(target, p);
     }
     return p;
+  }
+
+  private async openTarget(target: string): Promise<Storage> {
+    if (target === 'all') throw new ConfigError(`a specific storage name was expected instead of 'all'`);
+    // No failovers: the primary alone, with no checks and without loading the failover code.
+    if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined) {
+      if (target !== 'default') throw new ConfigError(`storage with name '${target}' is not found, available storages: [default]`);
+      const { openStorage } = await import('../storage/registry.ts');
+      return openStorage(this.config, target);
+    }
+    const role = this.command ? FAILOVER_ROLES[this.command] : undefined;
+    const set = await this.failoverSet(role !== undefined && role !== 'read' ? true : this.command === 'delete');
+    const { log } = await import('../core/log.ts');
+    if (!role) return set.byName(target);
+    if (target !== 'default') return (await set.specific(target, this.signal)).storage;
+    const { mergedStorage, routedStorage } = await import('../storage/failover.ts');
+    if (role === 'write') return (await set.firstAlive(this.signal)).storage;
+    if (role === 'both') return routedStorage(set, this.signal);
+    const alive = await set.allAlive(this.signal);
+    log.debug(`Files will be read from storages: [${alive.map((a) => a.name).join(' ')}]`);
+    return mergedStorage(alive);
+  }
+
+  /** The primary and failover storages, opened once (the read-write status cache when `write`). */
+  private failoverSet(write: boolean): Promise<StorageSet> {
+    this.storageSet ??= import('../storage/failover.ts').then((m) => m.openStorageSet(this.config, { write }));
+    return this.storageSet;
+  }
+
+  /** Names of every configured storage: 'default', then the failovers by name. */
+  async storageNames(): Promise<string[]> {
+    if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined) return ['default'];
+    return (await this.failoverSet(false)).names();
   }
 
   /** The compression method from WALG_COMPRESSION_METHOD, validated. */
@@ -70,8 +127,12 @@ export class CommandContext {
     return { compressor: await this.compressor(), crypter: await this.crypter() };
   }
 
-  /** Closes whatever was opened. */
+  /** Closes whatever was opened (with failovers, the set owns and closes every storage). */
   async close(): Promise<void> {
+    if (this.storageSet) {
+      try { await (await this.storageSet).close(); } catch { /* opening failed: nothing to close */ }
+      return;
+    }
     for (const p of this.storages.values()) {
       try { await (await p).close(); } catch { /* opening failed: nothing to close */ }
     }

@@ -38,7 +38,9 @@ export async function loadRunConfig(): Promise<Config> {
 /** Runs a command body with a fresh context; the context is closed whatever happens. */
 export async function withContext(fn: (ctx: CommandContext) => Promise<void>): Promise<void> {
   const config = await loadRunConfig();
-  const ctx = new CommandContext(config, runtime.signal ?? new AbortController().signal, runtime.globals?.turbo ?? false);
+  // The command name (first word after the global flags) picks the command's failover-storage role.
+  const command = runtime.globals?.rest.find((a) => !a.startsWith('-'));
+  const ctx = new CommandContext(config, runtime.signal ?? new AbortController().signal, runtime.globals?.turbo ?? false, command);
   try {
     await fn(ctx);
   } finally {
