@@ -293,7 +293,8 @@ function randomStream(size: number): Readable {
 // ---------------------------------------------------------------------------------------------------------------
 // The set of storages
 
-interface Member { name: string; key: string; storage: Storage }
+/** `storage` reports every operation's outcome to the status cache; checks use `raw` (compat: WAL-G's checker does not report). */
+interface Member { name: string; key: string; storage: Storage; raw: Storage }
 
 /**
  * The primary and the failover storages of one run. Members are opened eagerly (cheap: drivers connect lazily),
@@ -310,7 +311,7 @@ export class StorageSet {
     this.write = write;
     this.cache = settings.check ? new StatusCache(write ? 'rw' : 'ro', settings.cacheLifetimeMs, settings.cacheDir) : undefined;
     const cache = this.cache;
-    this.members = members.map((m) => ({ ...m, storage: cache ? withReporting(m.storage, (ok, w) => cache.applyOperation(m.key, ok, w)) : m.storage }));
+    this.members = members.map((m) => ({ ...m, raw: m.storage, storage: cache ? withReporting(m.storage, (ok, w) => cache.applyOperation(m.key, ok, w)) : m.storage }));
   }
 
   /** Storage names in order: 'default', then failovers by name. */
@@ -331,7 +332,7 @@ export class StorageSet {
     const results = new Map<string, boolean>();
     await Promise.all(members.map(async (m) => {
       try {
-        await checkStorage(m.storage, { write: this.write, writeSize: this.settings.checkSize, timeoutMs: this.settings.checkTimeoutMs, signal });
+        await checkStorage(m.raw, { write: this.write, writeSize: this.settings.checkSize, timeoutMs: this.settings.checkTimeoutMs, signal });
         results.set(m.key, true);
       } catch (err) {
         if (signal?.aborted) throw new CancelledError('storage check cancelled', { cause: err });
@@ -406,7 +407,7 @@ export class StorageSet {
   async close(): Promise<void> {
     await this.cache?.flush();
     for (const m of this.members) {
-      try { await m.storage.close(); } catch (err) { log.warn(`close storage '${m.name}': ${describeError(err)}`); }
+      try { await m.raw.close(); } catch (err) { log.warn(`close storage '${m.name}': ${describeError(err)}`); }
     }
   }
 }

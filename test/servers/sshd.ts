@@ -149,6 +149,8 @@ export interface TcpProxy {
   readonly upBytes: number;
   freeze(): void;
   drop(): void;
+  /** kill() as soon as `bytes` more bytes went client → server (to cut an upload in the middle). */
+  killAfterUpBytes(bytes: number): void;
   kill(): Promise<void>;
 }
 
@@ -157,6 +159,8 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let frozen = false;
   let up = 0;
+  let killAt = Infinity;
+  let kill: () => Promise<void> = async () => {};
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
     client.setNoDelay(true);
@@ -166,6 +170,7 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     const relay = (from: Socket, to: Socket, count: boolean) => from.on('data', (c: Buffer) => {
       if (frozen) return; // swallow: the far side waits forever, as with a dead host
       if (count) up += c.length;
+      if (up >= killAt) { killAt = Infinity; void kill(); return; }
       if (!to.write(c)) { from.pause(); to.once('drain', () => from.resume()); }
     });
     relay(client, upstream, true);
@@ -179,14 +184,16 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     for (const s of sockets) s.resetAndDestroy();
     sockets.clear();
   };
+  kill = async () => {
+    drop();
+    if (server.listening) await new Promise((r) => server.close(r));
+  };
   return {
     port: (server.address() as { port: number }).port,
     get upBytes() { return up; },
     freeze() { frozen = true; },
     drop,
-    async kill() {
-      drop();
-      if (server.listening) await new Promise((r) => server.close(r));
-    },
+    killAfterUpBytes(bytes: number) { killAt = up + bytes; },
+    kill: () => kill(),
   };
 }
