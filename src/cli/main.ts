@@ -3,6 +3,7 @@
 import { CommanderError } from 'commander';
 import { scanGlobalArgs } from './argv.ts';
 import { daemonClientArgv } from '../pg/daemon-client-argv.ts';
+import { mysqlFlavorArgs } from './flavor-argv.ts';
 import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
 import { describeError } from '../core/errors.ts';
@@ -23,11 +24,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const globals = scanGlobalArgs(daemonClientArgv(argv));
     runtime.globals = globals;
     runtime.signal = ac.signal;
-    const { buildProgram } = await import('./program.ts');
-    const program = buildProgram();
+    // `wal-g mysql ...` or a binary named wal-g-mysql: the MySQL/MariaDB command tree (src/cli/flavor-argv.ts).
+    const mysqlArgs = mysqlFlavorArgs(globals.rest);
+    const program = mysqlArgs ? (await import('./program-mysql.ts')).buildMysqlProgram() : (await import('./program.ts')).buildProgram();
     program.exitOverride();
     program.configureOutput({ outputError: (str, write) => write(str.replace(/\n+$/, '\n')) });
-    await program.parseAsync(globals.rest, { from: 'user' });
+    await program.parseAsync(mysqlArgs ?? globals.rest, { from: 'user' });
     return EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -38,7 +38,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-function buildStorageTools(): Command {
+/** The `st` storage tools, shared by every flavour's command tree (program-mysql.ts too). */
+export function buildStorageTools(): Command {
   const st = new Command('st')
     .description('(DANGEROUS) Storage tools')
     .option('-t, --target <storage>', 'execute for a specific failover storage', 'default')
