@@ -58,7 +58,7 @@ export class MariaDb {
     for (;;) {
       const r = await runAs('mariadb-admin', [...this.clientArgs, 'ping'], { allowFail: true });
       if (r.code === 0) return;
-      const early = await Promise.race([exited, new Promise<undefined>((res) => setTimeout(res, 200))]);
+      const early = await Promise.race([exited, new Promise<undefined>((res) => { setTimeout(() => res(undefined), 200); })]);
       if (early !== undefined || Date.now() > deadline) {
         const log = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').slice(-2000) : '';
         throw new Error(`mariadbd did not start (exit ${early}): ${log}`);

@@ -1,0 +1,97 @@
+// #6 acceptance 3: a failing stream command, a dropped database connection (the session killed, the server killed
+// mid-push) and a wrong DSN each end with one WAL-G error line, a non-zero exit, no backup listed and no object
+// left under basebackups_005/.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { walg } from '../helpers/cli.ts';
+import { initMariaDb, WALG_USER } from '../servers/mariadb.ts';
+import type { MariaDb } from '../servers/mariadb.ts';
+import { assertOneLineFailure, listedBackups, mariabackupCommand, mysqlEnv, sleep, tempDir, walgOk } from './mysql-helpers.ts';
+
+describe('mysql: failed backups are never listed (acceptance 3)', { timeout: 300_000 }, () => {
+  let db: MariaDb;
+  let store: string;
+  let home: string;
+  let scratch: string;
+  let env: Record<string, string>;
+
+  /** Objects (files; the file storage may keep empty folders) under basebackups_005/: a failed push leaves none. */
+  const leftovers = () => (existsSync(join(store, 'basebackups_005'))
+    ? readdirSync(join(store, 'basebackups_005'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : []);
+
+  before(async () => {
+    db = await initMariaDb();
+    await db.start();
+    await db.createWalgUser();
+    await db.sql("CREATE DATABASE f; CREATE TABLE f.t (id INT PRIMARY KEY); INSERT INTO f.t VALUES (1),(2),(3)");
+    store = tempDir('walg-mysql-store-');
+    home = tempDir('walg-mysql-home-');
+    scratch = tempDir('walg-mysql-scratch-');
+    env = mysqlEnv(db, store, home);
+  });
+  after(async () => {
+    await db?.destroy();
+    for (const d of [store, home, scratch]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('a stream command that fails after writing data', async () => {
+    const r = await walg(['mysql', 'backup-push'], { ...env, WALG_STREAM_CREATE_COMMAND: 'head -c 3000000 /dev/urandom; echo "mariabackup: Error: disk on fire" >&2; exit 3' });
+    assertOneLineFailure(r, /backup create command failed: exit status 3: mariabackup: Error: disk on fire/);
+    assert.deepEqual(await listedBackups(env), []);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('a stream command that cannot run', async () => {
+    const r = await walg(['mysql', 'backup-push'], { ...env, WALG_STREAM_CREATE_COMMAND: 'mariabackup --backup --stream=xbstream --datadir=/nonexistent/dir --socket=/nonexistent.sock' });
+    assertOneLineFailure(r, /backup create command failed: exit status \d+/);
+    assert.deepEqual(await listedBackups(env), []);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('the database connection killed while the stream runs', async () => {
+    const run = walg(['mysql', 'backup-push'], { ...env, WALG_STREAM_CREATE_COMMAND: `${mariabackupCommand(db, scratch)}; sleep 4` });
+    // Wait for the backup tool to finish its part, then kill wal-g's own session.
+    let killed = false;
+    for (let i = 0; i < 100 && !killed; i++) {
+      await sleep(100);
+      const ids = (await db.sql(`SELECT id FROM information_schema.processlist WHERE user = '${WALG_USER}'`)).split('\n').filter((x) => x !== '');
+      const backupDone = (await db.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'root' AND command <> 'Query'")) === '0';
+      if (ids.length > 0 && backupDone && i > 10) {
+        for (const id of ids) await db.sql(`KILL CONNECTION ${id}`);
+        killed = true;
+      }
+    }
+    assert.ok(killed, 'found the wal-g session to kill');
+    const r = await run;
+    assertOneLineFailure(r, /lost connection to the database/i);
+    assert.deepEqual(await listedBackups(env), []);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('a wrong password and a malformed DSN', async () => {
+    const bad = { ...env, WALG_STREAM_CREATE_COMMAND: mariabackupCommand(db, scratch), WALG_MYSQL_DATASOURCE_NAME: `${WALG_USER}:wrong@tcp(127.0.0.1:${db.port})/` };
+    const r1 = await walg(['mysql', 'backup-push'], bad);
+    assertOneLineFailure(r1, /failed to connect to the database: Access denied for user 'walg'/);
+    assert.ok(!r1.stderr.includes('wrong'), 'the password is not printed');
+    const r2 = await walg(['mysql', 'backup-push'], { ...bad, WALG_MYSQL_DATASOURCE_NAME: 'walg:pw@tcp(127.0.0.1' });
+    assertOneLineFailure(r2, /invalid mysql datasource/);
+    assert.deepEqual(await listedBackups(env), []);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('the server killed while the stream runs (then a good backup still works)', async () => {
+    const good = { ...env, WALG_STREAM_CREATE_COMMAND: mariabackupCommand(db, scratch) };
+    await walgOk(['backup-push'], good);
+    assert.equal((await listedBackups(env)).length, 1);
+    const run = walg(['mysql', 'backup-push'], { ...env, WALG_STREAM_CREATE_COMMAND: 'head -c 100000 /dev/urandom; sleep 3' });
+    await sleep(1500);
+    await db.kill();
+    const r = await run;
+    assertOneLineFailure(r, /lost connection to the database/i);
+    assert.equal((await listedBackups(env)).length, 1, 'only the good backup is listed');
+    assert.equal(leftovers().length, 2, 'only the good backup\'s stream and sentinel remain');
+  });
+});
