@@ -34,6 +34,14 @@ export function buildProgram(): Command {
   registerPgBackupCommands(program);
   registerPgCatalogCommands(program);
   registerPgCommands(program);
+  program.command('copy')
+    .description('copy specific or all backups (raw objects, byte for byte) from one storage to another')
+    .requiredOption('-f, --from <config>', 'Storage config from where should copy backup')
+    .requiredOption('-t, --to <config>', 'Storage config to where should copy backup')
+    .option('-b, --backup-name <name>', 'Copy specific backup (LATEST allowed; default: all backups)', '')
+    .option('-w, --with-history', 'Synchronize WAL from the backup recovery point through the latest continuous archive', false)
+    .action(async (opts: { from: string; to: string; backupName: string; withHistory: boolean }) => withContext(async (ctx) =>
+      (await import('../commands/common/copy.ts')).run(ctx, opts)));
   program.addCommand(buildStorageTools());
   return program;
 }
@@ -88,5 +96,32 @@ export function buildStorageTools(): Command {
   check.command('write').description('Write and delete a small test object')
     .action(async (_o: unknown, cmd: Command) => withContext(async (ctx) =>
       (await import('../commands/st/check.ts')).runWrite(ctx, g(cmd))));
+
+  // st transfer: move objects from a (failover) --source storage to the st --target storage.
+  type TransferFlags = import('../commands/st/transfer.ts').TransferFlags;
+  const transfer = st.command('transfer').description('Moves objects from one storage to another (usually a failover to the primary)');
+  const shared = (cmd: Command) => cmd
+    .requiredOption('-s, --source <storage>', "storage to move the files from ('default' is the primary)")
+    .option('-o, --overwrite', 'move files even if they are already present in the target storage', false)
+    .option('-p, --preserve', 'copy files without deleting them from the source storage', false)
+    .option('--fail-fast', 'stop at the first failed file', false)
+    .option('-c, --concurrency <n>', 'number of concurrent workers', '10')
+    .option('-m, --max-files <n>', 'max number of files to move in this run')
+    .option('--appearance-checks <n>', 'times to check that a copied file appeared in the target (0 = off)', '3')
+    .option('--appearance-checks-interval <duration>', 'pause between appearance checks', '1s');
+  const tf = (opts: object, cmd: Command) => ({ ...cmd.optsWithGlobals(), ...opts }) as TransferFlags;
+  shared(transfer.command('files').argument('<prefix>', 'folder whose files are moved'))
+    .description('Moves all files by a prefix from one storage to another without any changes')
+    .action(async (prefix: string, opts: object, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/transfer.ts')).runFiles(ctx, prefix, tf(opts, cmd))));
+  shared(transfer.command('pg-wals'))
+    .description('Moves all PostgreSQL WAL files (wal_005/) from one storage to another')
+    .action(async (opts: object, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/transfer.ts')).runPgWals(ctx, tf(opts, cmd))));
+  shared(transfer.command('backups').argument('[backup_name]', 'backup to move (default: all)'))
+    .description('Moves backups from one storage to another: data first, the stop sentinel last')
+    .option('--max-backups <n>', 'max number of backups to move in this run')
+    .action(async (name: string | undefined, opts: object, cmd: Command) => withContext(async (ctx) =>
+      (await import('../commands/st/transfer.ts')).runBackups(ctx, name, tf(opts, cmd))));
   return st;
 }
