@@ -8,7 +8,7 @@ import { UsageError, WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Crypter } from '../pipeline/types.ts';
-import { listBackups, resolveBackup } from '../backup/sentinel.ts';
+import { listStreamBackups, resolveStreamBackup } from './catalog.ts';
 import { canonicalJson } from '../backup/select.ts';
 import { parseJsonExact } from '../backup/json.ts';
 import { runShell } from './command.ts';
@@ -20,13 +20,13 @@ export async function selectStreamBackup(storage: Storage, name: string | undefi
   if (name && userDataRaw) throw new UsageError('incorrect arguments. Specify target backup name OR target userdata, not both');
   if (name === 'LATEST') {
     log.info('Selecting the latest backup...');
-    const ref = await resolveBackup(storage, 'LATEST');
+    const ref = await resolveStreamBackup(storage, 'LATEST', signal);
     log.info(`LATEST backup is: '${ref.name}'`);
     return ref.name;
   }
   if (name) {
     log.info(`Selecting the backup with name ${name}...`);
-    return (await resolveBackup(storage, name)).name;
+    return (await resolveStreamBackup(storage, name, signal)).name;
   }
   if (!userDataRaw) throw new UsageError('insufficient arguments');
   log.info('Selecting the backup with the specified user data...');
@@ -35,7 +35,7 @@ export async function selectStreamBackup(storage: Storage, name: string | undefi
     throw new UsageError(`failed to read the user data as a JSON object: ${describeError(err)}`);
   }
   const found: string[] = [];
-  for (const b of await listBackups(storage, undefined, signal)) {
+  for (const b of await listStreamBackups(storage, signal)) {
     const s = await readStreamSentinel(storage, b.name, signal);
     if (canonicalJson(s.UserData ?? null) === wanted) found.push(b.name);
   }

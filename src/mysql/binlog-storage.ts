@@ -12,6 +12,7 @@ import type { Storage } from '../storage/types.ts';
 import { decodeStages, through } from '../pipeline/pipeline.ts';
 import type { Crypter } from '../pipeline/types.ts';
 import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../backup/layout.ts';
+import { parseRfc3339 } from '../backup/retention.ts';
 import { BINLOG_FOLDER, BINLOG_HEADER_READ, binlogNameOfObject, binlogObjectExtension, parseBinlogHead } from './binlog.ts';
 import type { BinlogHead, GtidSet, MariadbGtidSet, MysqlGtidSet } from './binlog.ts';
 import type { StreamSentinel } from './sentinel.ts';
@@ -90,10 +91,13 @@ function emptyLike(s: GtidSet): GtidSet {
 
 /**
  * compat: getBinlogSinceTS — replay of a backup starts at the earliest of its sentinel's LastModified and the
- * LastModified of the archived binlog named by its BinLogStart.
+ * LastModified of the archived binlog named by its BinLogStart. The sentinel's StopLocalTime counts too: backup-mark
+ * rewrites the sentinel (a later LastModified), which must not move the start of replay.
  */
 export function binlogSinceTime(sentinelModified: Date, sentinel: StreamSentinel, binlogs: readonly ArchivedBinlog[]): Date {
   let start = sentinelModified.getTime();
+  const stop = parseRfc3339(sentinel.StopLocalTime);
+  if (stop && stop.getTime() > 0 && stop.getTime() < start) start = stop.getTime();
   if (sentinel.BinLogStart) {
     for (const b of binlogs) if (b.name === sentinel.BinLogStart && b.lastModified.getTime() < start) start = b.lastModified.getTime();
   }

@@ -152,7 +152,7 @@ export function planMysqlTarget(input: MysqlRetentionInput, opts: { name: string
   const c = makeCtx(input);
   let target: MysqlRetentionBackup | undefined;
   if (opts.name === 'LATEST') {
-    target = [...input.backups].sort((a, b) => a.modified.getTime() - b.modified.getTime()).at(-1);
+    target = c.ordered.at(-1);
     if (!target) throw new BackupNotFoundError('No backups found');
   } else {
     target = input.backups.find((b) => b.name === opts.name);

@@ -5,7 +5,7 @@ import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
 import { mapLimit } from '../../backup/catalog.ts';
 import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
-import { listBackups } from '../../backup/sentinel.ts';
+import { listStreamBackups } from '../../mysql/catalog.ts';
 import { formatTime, jsonTime, prettyTable, prettyTime, renderBackupList } from '../pg/backup-list.ts';
 import { tabwriter } from '../st/listing.ts';
 import { readStreamSentinel } from '../../mysql/sentinel.ts';
@@ -60,7 +60,7 @@ export function renderDetail(list: MysqlBackupDetail[], opts: MysqlBackupListOpt
 /** CLI entry of backup-list. */
 export async function run(ctx: CommandContext, opts: MysqlBackupListOptions): Promise<void> {
   const storage = await ctx.storage();
-  const refs = await listBackups(storage, undefined, ctx.signal);
+  const refs = await listStreamBackups(storage, ctx.signal);
   if (refs.length === 0 && !opts.json) log.info('No backups found');
   if (!opts.detail) {
     process.stdout.write(renderBackupList(refs.map((ref) => ({ ref, storageName: storage.name })), opts));

@@ -8,14 +8,14 @@ import { readAll } from '../../storage/body.ts';
 import type { Storage } from '../../storage/types.ts';
 import { parseJsonExact, stringifyGo } from '../../backup/json.ts';
 import { sentinelKey } from '../../backup/layout.ts';
-import { resolveBackup } from '../../backup/sentinel.ts';
+import { resolveStreamBackup } from '../../mysql/catalog.ts';
 
 /**
  * Rewrites IsPermanent in `backup`'s sentinel, keeping every other key (even ones this tool does not know) and
  * the existing spelling of the key. Returns false when it already had the wanted value (nothing written).
  */
 export async function markStreamBackup(storage: Storage, backup: string, toPermanent: boolean, signal?: AbortSignal): Promise<boolean> {
-  const name = (await resolveBackup(storage, backup)).name;
+  const name = (await resolveStreamBackup(storage, backup, signal)).name;
   const key = sentinelKey(name);
   const raw = parseJsonExact((await readAll(await storage.get(key, { signal }))).toString('utf8'));
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new WalgError(`${key}: not a JSON object`);

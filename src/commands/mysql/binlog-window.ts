@@ -5,7 +5,7 @@ import type { Storage } from '../../storage/types.ts';
 import { UsageError, WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseRfc3339 } from '../../backup/retention.ts';
-import { resolveBackup } from '../../backup/sentinel.ts';
+import { resolveStreamBackup } from '../../mysql/catalog.ts';
 import { MAX_TIME, binlogSinceTime, listArchivedBinlogs } from '../../mysql/binlog-storage.ts';
 import { encodeStreamSentinel, readStreamSentinel } from '../../mysql/sentinel.ts';
 
@@ -25,7 +25,7 @@ export async function binlogWindow(storage: Storage, o: BinlogWindowOptions, sig
   const end = parseUntil('--until', o.until);
   const endBinlog = parseUntil('--until-binlog-last-modified-time', o.untilBinlogLastModifiedTime);
   let ref;
-  try { ref = await resolveBackup(storage, o.since || 'LATEST'); } catch (err) {
+  try { ref = await resolveStreamBackup(storage, o.since || 'LATEST', signal); } catch (err) {
     throw new WalgError(`Unable to get backup: ${describeError(err)}`, { cause: err });
   }
   const sentinel = await readStreamSentinel(storage, ref.name, signal);

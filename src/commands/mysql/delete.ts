@@ -6,7 +6,7 @@ import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
 import { deleteObjects, mapLimit } from '../../backup/catalog.ts';
-import { listBackups } from '../../backup/sentinel.ts';
+import { listStreamBackups } from '../../mysql/catalog.ts';
 import { parseBeforeArgs, parseEverythingArgs, parseRetainArgs, parseTargetArgs } from '../../backup/retention.ts';
 import type { DeletePlan, PlanMessage } from '../../backup/retention.ts';
 import { binlogSinceTime, listArchivedBinlogs } from '../../mysql/binlog-storage.ts';
@@ -49,7 +49,7 @@ function emit(m: PlanMessage): void {
 
 /** Reads the storage snapshot the planner needs: backups with permanence and binlog since-time, every object. */
 export async function loadMysqlRetentionInput(storage: Storage, opts: { concurrency?: number; signal?: AbortSignal } = {}): Promise<MysqlRetentionInput> {
-  const refs = await listBackups(storage, undefined, opts.signal);
+  const refs = await listStreamBackups(storage, opts.signal);
   const binlogs = await listArchivedBinlogs(storage, opts.signal);
   const backups = await mapLimit(refs, opts.concurrency ?? 10, async (r) => {
     const s = await readStreamSentinel(storage, r.name, opts.signal);
