@@ -6,7 +6,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, writeFile, chown } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile, chown, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runStorageSuite } from '../conformance/storage-suite.ts';
 import { startSshd, startProxy } from '../servers/sshd.ts';
@@ -18,6 +18,9 @@ import { openStorage } from '../../src/storage/registry.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { StorageError } from '../../src/core/errors.ts';
 import type { ListEntry } from '../../src/storage/types.ts';
+import { pgStorageRoundTrip } from './pg-storage-roundtrip.ts';
+import { userTempDir, pgIdentity } from '../servers/postgres.ts';
+import { copyFile } from 'node:fs/promises';
 
 let server: Promise<SshServer> | undefined;
 const sshd = (): Promise<SshServer> => (server ??= startSshd({ withPassword: true }));
@@ -165,4 +168,23 @@ describe('ssh driver specifics', () => {
     const direct = new SshStorage({ host: srv.host, port: srv.port, root, username: srv.user, privateKeyPath: srv.privateKeyPath });
     try { assert.deepEqual(await collect(direct.list('', { recursive: true })), ['before']); } finally { await direct.close(); }
   });
+});
+
+test('PostgreSQL 15 round trip through SSH storage: wal-push, backup-push, backup-fetch, wal-fetch', { timeout: 180_000 }, async (t) => {
+  const srv = await sshd();
+  // archive_command and restore_command run as the cluster's OS user: give it its own copy of the client key.
+  const keyDir = userTempDir('walg-ssh-key-');
+  const key = join(keyDir, 'id_ed25519');
+  await copyFile(srv.privateKeyPath, key);
+  const id = pgIdentity();
+  await chown(key, id.uid, id.gid);
+  try {
+    const r = await pgStorageRoundTrip(t, {
+      WALG_SSH_PREFIX: `ssh://${srv.host}${await freshRoot(srv)}/walg`, SSH_PORT: String(srv.port),
+      SSH_USERNAME: srv.user, SSH_PRIVATE_KEY_PATH: key,
+    });
+    t.diagnostic(`backup ${r.backup}, ${r.archived} WAL files archived, ${r.seconds.toFixed(1)} s`);
+  } finally {
+    await rm(keyDir, { recursive: true, force: true });
+  }
 });
