@@ -196,6 +196,10 @@ class AzureStorage implements Storage {
     // The client library reads the source with 'data' events; an error of the source must end the upload too.
     let sourceError: unknown;
     source.once('error', (e) => { sourceError = e; });
+    // The library passes the signal only to its requests: while it waits for the next buffer, nothing would
+    // notice an abort, and an endless source would be read on. Failing the source stops the upload too.
+    const onAbort = () => source.destroy(new CancelledError('Azure put cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await this.blob(key).uploadStream(source, this.bufferSize, this.maxBuffers, {
         abortSignal: signal,
@@ -206,6 +210,8 @@ class AzureStorage implements Storage {
       source.destroy();
       // The body's own failure (e.g. a compressor error) is the real cause, not what the library made of it.
       throw this.mapError(sourceError ?? e, 'put', key, signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
