@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ContainerClient, RequestPolicyFactory } from '@azure/storage-blob';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../core/errors.ts';
 import { existsByStat, openBody } from './body.ts';
 import { readAhead } from './readahead.ts';
 import type { ReadAhead } from './readahead.ts';
@@ -139,7 +139,7 @@ class AzureStorage implements Storage {
   private blob(key: string) { return this.container.getBlockBlobClient(this.full(key)); }
 
   private mapError(e: unknown, op: string, key: string | undefined, signal?: AbortSignal): Error {
-    if (e instanceof StorageError || e instanceof ObjectNotFoundError || e instanceof CancelledError || e instanceof ConfigError) return e;
+    if (e instanceof WalgError) return e;
     const err = (e ?? {}) as RestErrorLike;
     if (signal?.aborted || err.name === 'AbortError') return new CancelledError(`Azure ${op} cancelled`);
     const status = err.statusCode;
@@ -169,7 +169,8 @@ class AzureStorage implements Storage {
     try {
       ahead = await readAhead(openBody(body), this.bufferSize, signal);
     } catch (e) {
-      throw this.mapError(e, 'put', key, signal);
+      // Without an abort, the body itself failed (e.g. a compressor error): that error goes on unchanged.
+      throw signal?.aborted ? this.mapError(e, 'put', key, signal) : e;
     }
     if (ahead.ended) await this.putSingle(key, ahead.data, signal);
     else await this.putBlocks(key, ahead.stream, signal);
@@ -209,7 +210,8 @@ class AzureStorage implements Storage {
     } catch (e) {
       source.destroy();
       // The body's own failure (e.g. a compressor error) is the real cause, not what the library made of it.
-      throw this.mapError(sourceError ?? e, 'put', key, signal);
+      if (sourceError !== undefined && !signal?.aborted) throw sourceError;
+      throw this.mapError(e, 'put', key, signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }

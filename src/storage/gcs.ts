@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage as GcsClient, StorageOptions } from '@google-cloud/storage';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import { existsByStat, openBody } from './body.ts';
 import { readAhead } from './readahead.ts';
@@ -173,7 +173,7 @@ class GcsStorage implements Storage {
   }
 
   private mapError(e: unknown, op: string, key: string | undefined, signal?: AbortSignal): Error {
-    if (e instanceof StorageError || e instanceof ObjectNotFoundError || e instanceof CancelledError || e instanceof ConfigError) return e;
+    if (e instanceof WalgError) return e;
     if (signal?.aborted) {
       const r = signal.reason as { name?: string } | undefined;
       if (r?.name === 'TimeoutError') return new StorageError(`GCS ${op} ${this.where(key)} failed: no answer within GCS_CONTEXT_TIMEOUT (${this.tuning.timeoutMs / 1000} s)`, { transient: true });
@@ -205,7 +205,8 @@ class GcsStorage implements Storage {
     try {
       ahead = await readAhead(openBody(body), single, signal);
     } catch (e) {
-      throw this.mapError(e, 'put', key, signal);
+      // Without an abort, the body itself failed (e.g. a compressor error): that error goes on unchanged.
+      throw signal?.aborted ? this.mapError(e, 'put', key, signal) : e;
     }
     if (ahead.ended) await this.putSingle(key, ahead.data, signal);
     else await this.putResumable(key, ahead.stream, signal);
@@ -240,11 +241,15 @@ class GcsStorage implements Storage {
       validation: 'crc32c',
     });
     ws.on('uri', (u: string) => { sessionUri = u; });
+    let sourceError: unknown;
+    source.once('error', (e) => { sourceError = e; });
     try {
       await pipeline(source, ws, { signal });
     } catch (e) {
       source.destroy();
       if (sessionUri) await this.cancelSession(sessionUri, key);
+      // The body's own failure (e.g. a compressor error) is the real cause and goes on unchanged.
+      if (sourceError !== undefined && !signal.aborted) throw sourceError;
       throw this.mapError(e, 'put', key, signal);
     }
   }

@@ -40,20 +40,6 @@ async function keys(s: Storage, prefix: string): Promise<string[]> {
   return out;
 }
 
-/** `total` random bytes in 128 KiB chunks, 2 ms apart (so uploads get going); errors once `failAt` bytes were produced. */
-function breakingStream(total: number, failAt = Infinity): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= failAt) { this.destroy(new Error('source broke')); return; }
-      if (sent >= total) { this.push(null); return; }
-      const n = Math.min(128 * 1024, total - sent);
-      sent += n;
-      setTimeout(() => this.push(randomBytes(n)), 2);
-    },
-  });
-}
-
 // 1 MiB chunks: the suite's 100 MB streamed upload is a resumable session of 100 chunk requests; 1500 keys are
 // listed in pages of 1000 (the GCS default).
 runStorageSuite('gcs (real client, JSON-API test server)', async () => {
@@ -123,8 +109,16 @@ describe('gcs driver specifics', () => {
     const { opts, srv, bucket } = await gcsOptions({ maxChunkSize: 256 * 1024 });
     const s = await createGcsStorage(opts);
     const before = { ...srv.stats };
-    // Broken after six chunks were committed to the session.
-    await assert.rejects(s.put('f/broken', breakingStream(4 * 1024 * 1024, 1600 * 1024)), /source broke/);
+    // Broken once the server has taken four chunks of the session (deterministic, whatever the machine's speed).
+    let sent = 0;
+    const breaking = new Readable({
+      read() {
+        if (srv.stats.resumableIncomplete - before.resumableIncomplete >= 4 || sent > 64 * 1024 * 1024) { this.destroy(new Error('source broke')); return; }
+        sent += 128 * 1024;
+        setTimeout(() => this.push(randomBytes(128 * 1024)), 2);
+      },
+    });
+    await assert.rejects(s.put('f/broken', breaking), /source broke/);
     assert.ok(srv.stats.resumableIncomplete - before.resumableIncomplete >= 4, 'chunks went out before the failure');
     assert.equal(await s.exists('f/broken'), false);
     // Cancelled mid-stream.
