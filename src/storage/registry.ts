@@ -126,7 +126,11 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       throw new ConfigError(`storage type ${type} (WALG_${type}_PREFIX) is not supported yet by this build`);
   }
   const { withRetries } = await import('./wrap/retry.ts');
-  const retried = withRetries(storage, { maxRetries: config.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15 });
+  // S3, GCS and Azure clients already retry each request (S3_MAX_RETRIES, GCS_MAX_RETRIES, the Azure pipeline):
+  // wrapping them in 15 more retries multiplied the wait on an unreachable endpoint (3 min for an S3 `st ls`).
+  // They get one more attempt here, for what the SDKs do not retry (a body stream broken mid-download).
+  const selfRetrying = type === 'S3' || type === 'GS' || type === 'AZ';
+  const retried = withRetries(storage, { maxRetries: selfRetrying ? 1 : (config.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15) });
   const sub = config.get('WALG_STORAGE_PREFIX');
   if (!sub) return retried;
   const { withPrefix } = await import('./wrap/prefix.ts');
