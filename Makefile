@@ -42,6 +42,7 @@ bench: deps system-deps build
 	$(NODE) bench/wal.ts --scale 20 --seconds 20
 	$(NODE) bench/backup.ts 100 3
 	$(NODE) bench/delta.ts 100
+	$(NODE) bench/mysql.ts 300 2
 
 clean:
 	rm -rf dist .tmp
