@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initCluster, pgIdentity, userTempDir } from '../test/servers/postgres.ts';
-import { measure, waitArchived } from './harness.ts';
+import { measure, pgbackrestConfig, waitArchived } from './harness.ts';
 import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,16 +45,9 @@ async function main(): Promise<void> {
     archive_mode: 'on', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB', autovacuum: 'off',
     archive_command: `${BIN} wal-push %p --config ${walgCfg} && pgbackrest --config=${pgbrConf} --stanza=bench archive-push %p`,
   });
-  writeFileSync(pgbrConf, [
-    '[global]', `repo1-path=${pgbrRepo}`, 'repo1-retention-full=100', 'compress-type=lz4', 'process-max=2', 'start-fast=y',
-    `log-path=${join(work, 'pgbr-log')}`, `lock-path=${join(work, 'pgbr-lock')}`, `spool-path=${join(work, 'pgbr-spool')}`,
-    'log-level-console=warn', 'log-level-file=off',
-    '[bench]', `pg1-path=${c.dataDir}`, `pg1-socket-path=${c.socketDir}`, `pg1-port=${c.port}`, 'pg1-user=postgres', '',
-  ].join('\n'));
-  chmodSync(pgbrConf, 0o644);
+  const pgbr = pgbackrestConfig(work, pgbrRepo, c).args;
   try {
     await c.start();
-    const pgbr = (cmd: string, ...extra: string[]) => ['--config', pgbrConf, '--stanza=bench', ...extra, cmd];
     await measure('pgbackrest', pgbr('stanza-create'), {});
     console.log(`pgbench -i -s ${scale} ...`);
     await c.pgbench(['-i', '-s', String(scale), '-q']);

@@ -2,7 +2,8 @@
 // with the peak RSS of its whole process tree, waiting for the archiver, and directory sizes.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pgIdentity, PG_BIN } from '../test/servers/postgres.ts';
 import type { PgCluster } from '../test/servers/postgres.ts';
 
@@ -72,4 +73,20 @@ export async function waitArchived(c: PgCluster): Promise<void> {
 
 export function dirSizeMb(dir: string): number {
   return Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]) / 1e6;
+}
+
+/**
+ * Writes the pgBackRest configuration both backup benchmarks use (posix repo in `work`, lz4, process-max 2, fast
+ * start) for cluster `c`, and returns a builder of `pgbackrest` argument lists for stanza "bench".
+ */
+export function pgbackrestConfig(work: string, repo: string, c: PgCluster): { conf: string; args: (cmd: string, ...extra: string[]) => string[] } {
+  const conf = join(work, 'pgbackrest.conf');
+  writeFileSync(conf, [
+    '[global]', `repo1-path=${repo}`, 'repo1-retention-full=100', 'compress-type=lz4', 'process-max=2', 'start-fast=y',
+    `log-path=${join(work, 'pgbr-log')}`, `lock-path=${join(work, 'pgbr-lock')}`, `spool-path=${join(work, 'pgbr-spool')}`,
+    'log-level-console=warn', 'log-level-file=off',
+    '[bench]', `pg1-path=${c.dataDir}`, `pg1-socket-path=${c.socketDir}`, `pg1-port=${c.port}`, 'pg1-user=postgres', '',
+  ].join('\n'));
+  chmodSync(conf, 0o644);
+  return { conf, args: (cmd, ...extra) => ['--config', conf, '--stanza=bench', ...extra, cmd] };
 }
