@@ -6,12 +6,12 @@
 // Writes bench/results/backup.md.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initCluster, pgIdentity, userTempDir } from '../test/servers/postgres.ts';
-import { dirSizeMb, measure, pgbackrestConfig, waitArchived } from './harness.ts';
+import { pgIdentity } from '../test/servers/postgres.ts';
+import { dirSizeMb, measure, startBenchCluster, waitArchived } from './harness.ts';
 import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,31 +21,10 @@ const runs = Number(process.argv[3] ?? 3);
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
 
 async function main(): Promise<void> {
-  const work = userTempDir('walg-bench-backup-');
+  const bench = await startBenchCluster({ prefix: 'walg-bench-backup-', bin: BIN, scale });
+  const { work, c, walgStore, walgCfg, pgbrRepo, pgbr, dbMb } = bench;
   const id = pgIdentity();
-  const walgStore = join(work, 'walg-store');
-  const pgbrRepo = join(work, 'pgbackrest-repo');
-  for (const d of [walgStore, pgbrRepo, join(work, 'pgbr-log'), join(work, 'pgbr-lock'), join(work, 'pgbr-spool')]) {
-    mkdirSync(d, { recursive: true });
-    chownSync(d, id.uid, id.gid);
-  }
-  const walgCfg = join(work, 'walg.json');
-  writeFileSync(walgCfg, JSON.stringify({ WALG_FILE_PREFIX: walgStore, WALG_COMPRESSION_METHOD: 'lz4' }));
-  chmodSync(walgCfg, 0o644);
-  const c = await initCluster({
-    archive_mode: 'on', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB',
-    // Both tools need the WAL of the backup archived before their stop returns.
-    archive_command: `${BIN} wal-push %p --config ${walgCfg} && pgbackrest --config=${join(work, 'pgbackrest.conf')} --stanza=bench archive-push %p`,
-  });
-  const pgbr = pgbackrestConfig(work, pgbrRepo, c).args;
   try {
-    await c.start();
-    await measure('pgbackrest', pgbr('stanza-create'), {});
-    console.log(`pgbench -i -s ${scale} ...`);
-    await c.pgbench(['-i', '-s', String(scale), '-q']);
-    await c.psql('checkpoint');
-    await waitArchived(c);
-    const dbMb = Number(await c.psql('select sum(pg_database_size(oid)) from pg_database')) / 1e6;
     const pgEnv = c.env;
     const results: Record<string, Measure[]> = { walgPush: [], pgbrBackup: [], walgFetch: [], pgbrRestore: [] };
     for (let i = 0; i < runs; i++) {
@@ -112,8 +91,7 @@ async function main(): Promise<void> {
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench/results/backup.md'), md);
   } finally {
-    await c.destroy();
-    rmSync(work, { recursive: true, force: true });
+    await bench.destroy();
   }
 }
 

@@ -5,12 +5,11 @@
 // (defaults 100 and ~5 % of the accounts pages). Needs PostgreSQL 15 and pgbackrest. Writes bench/results/delta.md.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initCluster, pgIdentity, userTempDir } from '../test/servers/postgres.ts';
-import { measure, pgbackrestConfig, waitArchived } from './harness.ts';
+import { measure, startBenchCluster, waitArchived } from './harness.ts';
 import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,31 +28,9 @@ function newestWalgBackup(store: string): { name: string; compressed: number; un
 }
 
 async function main(): Promise<void> {
-  const work = userTempDir('walg-bench-delta-');
-  const id = pgIdentity();
-  const walgStore = join(work, 'walg-store');
-  const pgbrRepo = join(work, 'pgbackrest-repo');
-  for (const d of [walgStore, pgbrRepo, join(work, 'pgbr-log'), join(work, 'pgbr-lock'), join(work, 'pgbr-spool')]) {
-    mkdirSync(d, { recursive: true });
-    chownSync(d, id.uid, id.gid);
-  }
-  const walgCfg = join(work, 'walg.json');
-  writeFileSync(walgCfg, JSON.stringify({ WALG_FILE_PREFIX: walgStore, WALG_COMPRESSION_METHOD: 'lz4', WALG_DELTA_MAX_STEPS: '6' }));
-  chmodSync(walgCfg, 0o644);
-  const pgbrConf = join(work, 'pgbackrest.conf');
-  const c = await initCluster({
-    archive_mode: 'on', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB', autovacuum: 'off',
-    archive_command: `${BIN} wal-push %p --config ${walgCfg} && pgbackrest --config=${pgbrConf} --stanza=bench archive-push %p`,
-  });
-  const pgbr = pgbackrestConfig(work, pgbrRepo, c).args;
+  const bench = await startBenchCluster({ prefix: 'walg-bench-delta-', bin: BIN, scale, walgSettings: { WALG_DELTA_MAX_STEPS: '6' }, clusterSettings: { autovacuum: 'off' } });
+  const { c, walgStore, walgCfg, pgbr, dbMb } = bench;
   try {
-    await c.start();
-    await measure('pgbackrest', pgbr('stanza-create'), {});
-    console.log(`pgbench -i -s ${scale} ...`);
-    await c.pgbench(['-i', '-s', String(scale), '-q']);
-    await c.psql('checkpoint');
-    await waitArchived(c);
-    const dbMb = Number(await c.psql('select sum(pg_database_size(oid)) from pg_database')) / 1e6;
     const accountsPages = Number(await c.psql(`select pg_relation_size('pgbench_accounts') / 8192`));
     // Each transaction updates one random account: N transactions touch 1-(1-1/P)^N of the P pages; 5 % needs N ≈ 0.0513 P.
     const transactions = Number(process.argv[3] ?? Math.round(0.0513 * accountsPages));
@@ -127,8 +104,7 @@ async function main(): Promise<void> {
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench/results/delta.md'), md);
   } finally {
-    await c.destroy();
-    rmSync(work, { recursive: true, force: true });
+    await bench.destroy();
   }
 }
 

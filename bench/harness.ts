@@ -2,9 +2,9 @@
 // with the peak RSS of its whole process tree, waiting for the archiver, and directory sizes.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pgIdentity, PG_BIN } from '../test/servers/postgres.ts';
+import { initCluster, pgIdentity, userTempDir, PG_BIN } from '../test/servers/postgres.ts';
 import type { PgCluster } from '../test/servers/postgres.ts';
 
 /** Sum of VmRSS (KiB) of `pid` and every descendant. */
@@ -89,4 +89,63 @@ export function pgbackrestConfig(work: string, repo: string, c: PgCluster): { co
   ].join('\n'));
   chmodSync(conf, 0o644);
   return { conf, args: (cmd, ...extra) => ['--config', conf, '--stanza=bench', ...extra, cmd] };
+}
+
+/** A pgbench cluster archived by both tools, ready for backup benchmarks (see startBenchCluster). */
+export interface BenchCluster {
+  work: string;
+  c: PgCluster;
+  walgStore: string;
+  walgCfg: string;
+  pgbrRepo: string;
+  /** `pgbackrest` arguments for stanza "bench". */
+  pgbr: (cmd: string, ...extra: string[]) => string[];
+  /** Size of all databases after pgbench -i, MB. */
+  dbMb: number;
+  /** Stops the cluster and removes every file of the run. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Makes the setup both backup benchmarks share: a temp work dir owned by the cluster user, our file storage and a
+ * pgBackRest posix repo in it, a PostgreSQL 15 cluster whose archive_command runs `bin wal-push` then
+ * `pgbackrest archive-push` (both tools need the backup's WAL archived before their stop returns), the stanza,
+ * and `pgbench -i -s scale` checkpointed and archived. On failure everything is removed again.
+ */
+export async function startBenchCluster(opts: {
+  prefix: string; bin: string; scale: number; walgSettings?: Record<string, string>; clusterSettings?: Record<string, string>;
+}): Promise<BenchCluster> {
+  const work = userTempDir(opts.prefix);
+  const id = pgIdentity();
+  const walgStore = join(work, 'walg-store');
+  const pgbrRepo = join(work, 'pgbackrest-repo');
+  for (const d of [walgStore, pgbrRepo, join(work, 'pgbr-log'), join(work, 'pgbr-lock'), join(work, 'pgbr-spool')]) {
+    mkdirSync(d, { recursive: true });
+    chownSync(d, id.uid, id.gid);
+  }
+  const walgCfg = join(work, 'walg.json');
+  writeFileSync(walgCfg, JSON.stringify({ WALG_FILE_PREFIX: walgStore, WALG_COMPRESSION_METHOD: 'lz4', ...opts.walgSettings }));
+  chmodSync(walgCfg, 0o644);
+  const c = await initCluster({
+    archive_mode: 'on', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB', ...opts.clusterSettings,
+    archive_command: `${opts.bin} wal-push %p --config ${walgCfg} && pgbackrest --config=${join(work, 'pgbackrest.conf')} --stanza=bench archive-push %p`,
+  });
+  const destroy = async () => {
+    await c.destroy();
+    rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    const pgbr = pgbackrestConfig(work, pgbrRepo, c).args;
+    await c.start();
+    await measure('pgbackrest', pgbr('stanza-create'), {});
+    console.log(`pgbench -i -s ${opts.scale} ...`);
+    await c.pgbench(['-i', '-s', String(opts.scale), '-q']);
+    await c.psql('checkpoint');
+    await waitArchived(c);
+    const dbMb = Number(await c.psql('select sum(pg_database_size(oid)) from pg_database')) / 1e6;
+    return { work, c, walgStore, walgCfg, pgbrRepo, pgbr, dbMb, destroy };
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
 }
