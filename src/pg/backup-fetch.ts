@@ -14,9 +14,8 @@ import type { BackupSentinel } from '../backup/sentinel.ts';
 import { compressorForExtension } from '../pipeline/compress/index.ts';
 import { decodeStages, through } from '../pipeline/pipeline.ts';
 import type { Crypter } from '../pipeline/types.ts';
-import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { decodeFilesMetadata } from './files-metadata.ts';
+import { fetchFilesMetadata } from './files-metadata.ts';
 import type { FileDescription, FilesMetadata } from './files-metadata.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { readTar } from './tar.ts';
@@ -231,14 +230,12 @@ async function readFilesMetadata(storage: Storage, name: string, sentinel: Backu
     log.info('Files metadata tracking was disabled, skipping the download of files_metadata.json');
     return { Files: new Map(), TarFileSets: new Map() };
   }
-  try {
-    return decodeFilesMetadata((await readAll(await storage.get(filesMetadataKey(name), { signal }))).toString('utf8'), filesMetadataKey(name));
-  } catch (err) {
-    if (!(err instanceof ObjectNotFoundError)) throw err;
-    if (sentinel.Version >= 2) throw new CorruptObjectError(`failed to fetch files metadata: ${err.message}`, { cause: err });
-    log.warn(`Could not fetch any files metadata. Do you restore old or WAL-E backup? err: ${err.message}`);
-    return { Files: new Map(), TarFileSets: new Map() };
-  }
+  const meta = await fetchFilesMetadata(storage, name, signal);
+  if (meta) return meta;
+  const missing = new ObjectNotFoundError(filesMetadataKey(name));
+  if (sentinel.Version >= 2) throw new CorruptObjectError(`failed to fetch files metadata: ${missing.message}`, { cause: missing });
+  log.warn(`Could not fetch any files metadata. Do you restore old or WAL-E backup? err: ${missing.message}`);
+  return { Files: new Map(), TarFileSets: new Map() };
 }
 
 /** Lists a backup's tar partitions, split into the concurrent ones, backup_label and pg_control (§4.5 step 3). */

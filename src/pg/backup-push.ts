@@ -582,12 +582,9 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
             }
             const verify = verifier && size % PAGE_SIZE === 0 ? verifier : undefined;
             // compat: a file the parent had, now changed and paged, is stored as an increment of its newer pages.
-            const plan = delta?.files.has(item.name) && isPagedFile(item.path, size)
-              ? await planIncrement(fh, size, delta.sentinel.LSN, opts.diskLimiter)
-              : undefined;
-            if (delta?.files.has(item.name) && isPagedFile(item.path, size) && !plan) {
-              log.warn(`failed to read file '${item.name}' as incremented`);
-            }
+            const incrementable = delta !== undefined && delta.files.has(item.name) && isPagedFile(item.path, size);
+            const plan = incrementable ? await planIncrement(fh, size, delta.sentinel.LSN, opts.diskLimiter) : undefined;
+            if (incrementable && !plan) log.warn(`failed to read file '${item.name}' as incremented`);
             part.entries.push(item.name);
             let stored: number;
             if (plan) {

@@ -2,15 +2,13 @@
 // WALG_DELTA_ORIGIN (LATEST | LATEST_FULL), --delta-from-name / --delta-from-user-data, and every fallback to a full
 // backup that WAL-G makes, with its log lines.
 
-import { ConfigError, ObjectNotFoundError, WalgError } from '../core/errors.ts';
+import { ConfigError, WalgError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import { filesMetadataKey } from '../backup/layout.ts';
 import { selectBackup } from '../backup/select.ts';
 import { readMetadata, readSentinel } from '../backup/sentinel.ts';
 import type { BackupSentinel } from '../backup/sentinel.ts';
-import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { decodeFilesMetadata } from './files-metadata.ts';
+import { fetchFilesMetadata } from './files-metadata.ts';
 import type { FileDescription } from './files-metadata.ts';
 import { formatLsn } from './lsn.ts';
 
@@ -47,16 +45,6 @@ export function deltaOriginIsFull(origin: string | undefined): boolean {
 export function stripWalFileName(name: string): string {
   const m = /[0-9A-F]{24}/.exec(name);
   return m ? m[0] : '';
-}
-
-async function readFiles(storage: Storage, name: string, signal?: AbortSignal): Promise<Map<string, FileDescription>> {
-  const key = filesMetadataKey(name);
-  try {
-    return decodeFilesMetadata((await readAll(await storage.get(key, { signal }))).toString('utf8'), key).Files;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) return new Map();
-    throw err;
-  }
 }
 
 /**
@@ -111,5 +99,5 @@ export async function chooseDeltaParent(storage: Storage, cfg: DeltaConfig, isPe
     return undefined;
   }
   log.info(`Delta backup from ${name} with LSN ${formatLsn(sentinel.LSN)}.`);
-  return { name, sentinel, files: await readFiles(storage, name, signal), count };
+  return { name, sentinel, files: (await fetchFilesMetadata(storage, name, signal))?.Files ?? new Map(), count };
 }

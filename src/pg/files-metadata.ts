@@ -2,7 +2,10 @@
 // nanoseconds, increment/skip flags) and which tar holds which entry. Written as a stream, read whole.
 
 import { Readable } from 'node:stream';
-import { CorruptObjectError } from '../core/errors.ts';
+import { CorruptObjectError, ObjectNotFoundError } from '../core/errors.ts';
+import { filesMetadataKey } from '../backup/layout.ts';
+import { readAll } from '../storage/body.ts';
+import type { Storage } from '../storage/types.ts';
 import { lowerKeys, parseJsonExact } from '../backup/json.ts';
 
 /** One entry of `Files` (compat: internal/backup_file_description.go, field order as declared there). */
@@ -131,4 +134,15 @@ export function decodeFilesMetadata(text: string, name = 'files_metadata.json'):
     }
   }
   return { Files: files, TarFileSets: tars, DatabasesByNames: o.databasesbynames ?? undefined };
+}
+
+/** Downloads and parses a backup's files_metadata.json; undefined when the object does not exist. */
+export async function fetchFilesMetadata(storage: Storage, backup: string, signal?: AbortSignal): Promise<FilesMetadata | undefined> {
+  const key = filesMetadataKey(backup);
+  try {
+    return decodeFilesMetadata((await readAll(await storage.get(key, { signal }))).toString('utf8'), key);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
 }

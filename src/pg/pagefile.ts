@@ -138,9 +138,21 @@ export function pageChecksum(page: Buffer, blkno: number, off = 0): number {
  * which does not match. New pages, invalid headers and pd_checksum 0 pass.
  */
 export function isPageCorrupt(page: Buffer, absoluteBlock: number, off = 0): boolean {
+  return checkPage(page, absoluteBlock, off).status === 'corrupt';
+}
+
+/** Outcome of checking one page: its stored and recomputed checksums when it was checked. */
+type PageCheck =
+  | { status: 'unchecked' | 'invalid' }
+  | { status: 'ok' | 'corrupt'; stored: number; computed: number };
+
+/** The one place that decides whether a page is checked and whether it passes (see isPageCorrupt). */
+function checkPage(page: Buffer, absoluteBlock: number, off: number): PageCheck {
   const h = parsePageHeader(page, off);
-  if (isNewPage(h) || !isValidPage(h) || h.checksum === 0) return false;
-  return pageChecksum(page, absoluteBlock, off) !== h.checksum;
+  if (isNewPage(h) || h.checksum === 0) return { status: 'unchecked' };
+  if (!isValidPage(h)) return { status: 'invalid' };
+  const computed = pageChecksum(page, absoluteBlock, off);
+  return { status: computed === h.checksum ? 'ok' : 'corrupt', stored: h.checksum, computed };
 }
 
 /**
@@ -157,16 +169,11 @@ export class PageVerifier {
     this.segmentBase = relationSegmentNumber(path) * BLOCKS_PER_SEGMENT;
   }
   page(buf: Buffer, blockNo: number, off = 0): void {
-    const h = parsePageHeader(buf, off);
-    if (isNewPage(h) || h.checksum === 0) return;
-    if (!isValidPage(h)) {
-      log.warn(`Invalid page header encountered: blockNo ${blockNo}, path ${this.path}`);
-      return;
-    }
-    const sum = pageChecksum(buf, this.segmentBase + blockNo, off);
-    if (sum === h.checksum) return;
+    const r = checkPage(buf, this.segmentBase + blockNo, off);
+    if (r.status === 'invalid') log.warn(`Invalid page header encountered: blockNo ${blockNo}, path ${this.path}`);
+    if (r.status !== 'corrupt') return;
     // compat: WAL-G's warning text (paged_file_verifier.go isPageCorrupted).
-    log.warn(`Corruption found in ${this.path}/[${blockNo}], expected ${h.checksum.toString(16)}, found ${sum.toString(16)}`);
+    log.warn(`Corruption found in ${this.path}/[${blockNo}], expected ${r.stored.toString(16)}, found ${r.computed.toString(16)}`);
     this.blocks.push(blockNo);
   }
 }
