@@ -1,9 +1,9 @@
 // The MySQL/MariaDB command tree (WAL-G's wal-g-mysql): selected by src/cli/flavor-argv.ts for `wal-g mysql ...` or
 // a binary named wal-g-mysql. Handlers load lazily, so no command evaluates mysql2 unless it talks to the server.
 
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { withContext } from './run.ts';
-import { VERSION_LINE, buildStorageTools } from './program.ts';
+import { VERSION_LINE, buildStorageTools, rootCommand } from './program.ts';
 import type { MysqlDeleteMode } from '../commands/mysql/delete.ts';
 import type { BinlogWindowOptions } from '../commands/mysql/binlog-window.ts';
 
@@ -13,21 +13,8 @@ const UNTIL_LMT_HELP = 'time in RFC3339 that is used to prevent wal-g from repla
 
 /** Builds the root command of the MySQL flavour. */
 export function buildMysqlProgram(): Command {
-  const program = new Command('wal-g');
-  program
-    .description('MySQL/MariaDB backup tool (WAL-G compatible)')
-    .version(`${VERSION_LINE}\tMySQL`, '-v, --version', 'print the version')
-    .helpOption('-h, --help', 'help for wal-g')
-    .addOption(new Option('--config <path>', 'path to the config file (JSON, YAML, TOML or dotenv)'))
-    .addOption(new Option('--turbo', 'ignore rate limits and use disk-read concurrency 4'))
-    .showSuggestionAfterError(true)
-    .enablePositionalOptions()
-    .configureHelp({ sortSubcommands: false })
-    .addHelpText('after', '\nEvery setting (WALG_*, AWS_*, ...) is also accepted as a hidden flag: lower case, "_" as "-".');
-
-  program.command('flags')
-    .description('Print the hidden setting flags')
-    .action(async () => { (await import('../commands/common/flags.ts')).run(); });
+  const program = rootCommand('MySQL/MariaDB backup tool (WAL-G compatible)', `${VERSION_LINE}\tMySQL`,
+    '\nEvery setting (WALG_*, AWS_*, ...) is also accepted as a hidden flag: lower case, "_" as "-".');
 
   program.command('backup-push')
     .description('Creates new backup and pushes it to storage')

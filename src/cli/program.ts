@@ -11,12 +11,15 @@ import { registerPgCatalogCommands } from './commands-pg-catalog.ts';
 /** Version line printed by --version. */
 export const VERSION_LINE = `wal-g version v${pkg.version}\tTypeScript re-implementation\tnode ${process.version}`;
 
-/** Builds the root command. */
-export function buildProgram(): Command {
+/**
+ * The root command every flavour shares: name, version, help, the global --config and --turbo options, positional
+ * options, the hidden-flag hint (`settingsHint`) and the `flags` command. Callers add their own commands.
+ */
+export function rootCommand(description: string, version: string, settingsHint: string): Command {
   const program = new Command('wal-g');
   program
-    .description('Archival and restoration for PostgreSQL, MySQL/MariaDB and Redis (WAL-G compatible)')
-    .version(VERSION_LINE, '-v, --version', 'print the version')
+    .description(description)
+    .version(version, '-v, --version', 'print the version')
     .helpOption('-h, --help', 'help for wal-g')
     .addOption(new Option('--config <path>', 'path to the config file (JSON, YAML, TOML or dotenv)'))
     .addOption(new Option('--turbo', 'ignore rate limits and use disk-read concurrency 4'))
@@ -25,11 +28,18 @@ export function buildProgram(): Command {
     // (compat: cobra gives the root -v only when no subcommand uses it).
     .enablePositionalOptions()
     .configureHelp({ sortSubcommands: false })
-    .addHelpText('after', '\nEvery setting (WALG_*, AWS_*, PG*, ...) is also accepted as a hidden flag: lower case, "_" as "-",\ne.g. --walg-file-prefix /backups. "wal-g flags" lists them.');
+    .addHelpText('after', settingsHint);
 
   program.command('flags')
     .description('Print the hidden setting flags')
     .action(async () => { (await import('../commands/common/flags.ts')).run(); });
+  return program;
+}
+
+/** Builds the root command. */
+export function buildProgram(): Command {
+  const program = rootCommand('Archival and restoration for PostgreSQL, MySQL/MariaDB and Redis (WAL-G compatible)', VERSION_LINE,
+    '\nEvery setting (WALG_*, AWS_*, PG*, ...) is also accepted as a hidden flag: lower case, "_" as "-",\ne.g. --walg-file-prefix /backups. "wal-g flags" lists them.');
 
   registerPgBackupCommands(program);
   registerPgCatalogCommands(program);
