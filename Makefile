@@ -3,7 +3,7 @@ NODE := node_modules/.bin/node
 TSC := node_modules/.bin/tsc
 TEST_FILES ?= test/unit/*.test.ts test/integration/*.test.ts
 
-.PHONY: all deps system-deps build typecheck test test-unit bench demo clean
+.PHONY: all deps system-deps native build typecheck test test-unit bench demo clean
 
 all: build
 
@@ -17,25 +17,34 @@ deps: node_modules/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
-build: deps
+# The project's own Node-API addon (lz4 blocks on the thread pool, xxHash32): needs gcc and liblz4-dev (system-deps).
+# Node-API is ABI-stable, so the headers of node-api-headers build an addon for the pinned Node.
+NATIVE := build/walg_native.node
+$(NATIVE): src/native/walg_native.c node_modules/.installed
+	@mkdir -p build
+	cc -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -Inode_modules/node-api-headers/include -o $@ $< -llz4
+
+native: $(NATIVE)
+
+build: deps native
 	$(NODE) scripts/build.ts
 
 typecheck: deps
 	$(TSC) -p .
 
 # The one command that installs everything and runs every test (README, .ci/run).
-test: deps system-deps typecheck build
+test: deps system-deps native typecheck build
 	$(NODE) --test --test-concurrency=2 --test-timeout=600000 $(TEST_FILES)
 
 # The main job on an embedded default: throwaway PostgreSQL -> WAL archive + base backup on a local file storage
 # -> cluster dropped -> restored to a restore point -> same data. Exits non-zero if anything differs.
-demo: deps system-deps
+demo: deps system-deps native
 	bash scripts/demo.sh
 
-test-unit: deps
+test-unit: deps native
 	$(NODE) --test test/unit/*.test.ts
 
-bench: deps system-deps build
+bench: deps system-deps native build
 	$(NODE) bench/codecs.ts
 	$(NODE) bench/crypt.ts
 	$(NODE) bench/startup.ts
@@ -45,4 +54,4 @@ bench: deps system-deps build
 	$(NODE) bench/mysql.ts 300 2
 
 clean:
-	rm -rf dist .tmp
+	rm -rf dist build .tmp

@@ -4,12 +4,12 @@
 
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
-import { mkdirSync, writeFileSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NATIVE_ADDONS } from '../src/core/native.ts';
+import { NATIVE_ADDONS, addonDigest } from '../src/core/native.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -88,6 +88,9 @@ async function main(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
   const bundle = join(dist, 'wal-g.cjs');
+  // Each addon's file: ours from build/ (make native), the others from their packages.
+  const addons = Object.entries(NATIVE_ADDONS).map(([name, rel]) => [name, rel.startsWith('./') ? join(root, rel) : require.resolve(rel)] as const);
+  const digests = Object.fromEntries(addons.map(([name, file]) => [name, addonDigest(readFileSync(file))]));
   await build({
     entryPoints: [join(root, 'src/cli/entry.ts')],
     bundle: true,
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
     logLevel: 'warning',
     plugins: [nativeAliases, lazyChunks],
     // import.meta.url has no CommonJS meaning; give modules that use it (createRequire) the bundle's own URL.
-    define: { 'import.meta.url': '__walg_import_meta_url' },
+    define: { 'import.meta.url': '__walg_import_meta_url', __WALG_NATIVE_DIGESTS: JSON.stringify(digests) },
     banner: { js: 'const __walg_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   });
   const assets: Record<string, string> = {};
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
   }
   if (bundleOnly) return;
 
-  for (const [name, rel] of Object.entries(NATIVE_ADDONS)) assets[`${name}.node`] = require.resolve(rel);
+  for (const [name, file] of addons) assets[`${name}.node`] = file;
   const nodeBin = process.execPath;
   const seaConfig = join(dist, 'sea-config.json');
   writeFileSync(seaConfig, JSON.stringify({

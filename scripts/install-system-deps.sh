@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only when something is missing (idempotent, quiet).
 set -euo pipefail
-PKGS=(lz4 zstd xz-utils brotli gnupg diffutils
+PKGS=(gcc liblz4-dev lz4 zstd xz-utils brotli gnupg diffutils
       swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl
       postgresql-15 postgresql-client-15 pgbackrest
       mariadb-server mariadb-client mariadb-backup openssh-server openssh-client)

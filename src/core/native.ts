@@ -7,10 +7,14 @@ import { mkdirSync, writeFileSync, renameSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 
-/** The native addons the tool may load, with the path the package ships them at (linux-x64 build). */
+/**
+ * The native addons the tool may load: the path a package ships them at (linux-x64 build), or for our own addon
+ * (src/native/walg_native.c, built by `make native`) its path relative to the project root.
+ */
 export const NATIVE_ADDONS = {
-  lz4: '@antoniomuso/lz4-napi-linux-x64-gnu/lz4-napi.linux-x64-gnu.node',
+  walg: './build/walg_native.node',
   lzma: 'lzma-native/prebuilds/linux-x64/node.napi.node',
   sodium: 'sodium-native/prebuilds/linux-x64/sodium-native.node',
 } as const;
@@ -18,6 +22,10 @@ export const NATIVE_ADDONS = {
 export type NativeAddon = keyof typeof NATIVE_ADDONS;
 
 const cache = new Map<string, unknown>();
+
+// Set by scripts/build.ts in the single executable: the sha256 (16 hex digits) of each embedded addon, so that
+// start-up does not hash megabytes of addon (nor load node:crypto) to name its cache file.
+declare const __WALG_NATIVE_DIGESTS: Record<string, string> | undefined;
 
 /** The node:sea API of the single executable we run as, or undefined when running from source. */
 export interface SeaApi { isSea(): boolean; getAsset(k: string, enc: string): string; getRawAsset(k: string): ArrayBuffer }
@@ -39,24 +47,39 @@ export function loadNative<T = unknown>(name: NativeAddon): T {
   let exports: unknown;
   const sea = seaApi();
   if (sea) {
-    const bytes = Buffer.from(sea.getRawAsset(`${name}.node`));
-    const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    const known = typeof __WALG_NATIVE_DIGESTS === 'undefined' ? undefined : __WALG_NATIVE_DIGESTS[name];
+    const bytes = known === undefined ? Buffer.from(sea.getRawAsset(`${name}.node`)) : undefined;
+    const digest = known ?? addonDigest(bytes!);
     const dir = join(tmpdir(), `wal-g-native-${process.getuid?.() ?? 'u'}`);
     const file = join(dir, `${name}-${digest}.node`);
     if (!existsSync(file)) {
+      const data = bytes ?? Buffer.from(sea.getRawAsset(`${name}.node`));
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Write under a unique name and rename, so concurrent wal-push processes never dlopen a partial file.
       const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, bytes, { mode: 0o500 });
+      writeFileSync(tmp, data, { mode: 0o500 });
       renameSync(tmp, file);
     }
     const mod = { exports: {} as unknown };
     process.dlopen(mod, file);
     exports = mod.exports;
   } else {
-    const require = createRequire(import.meta.url);
-    exports = require(NATIVE_ADDONS[name]);
+    const rel = NATIVE_ADDONS[name];
+    if (rel.startsWith('./')) {
+      const path = fileURLToPath(new URL(`../../${rel.slice(2)}`, import.meta.url));
+      if (!existsSync(path)) throw new Error(`native addon ${name} is not built (${path}): run \`make native\``);
+      const mod = { exports: {} as unknown };
+      process.dlopen(mod, path);
+      exports = mod.exports;
+    } else {
+      exports = createRequire(import.meta.url)(rel);
+    }
   }
   cache.set(name, exports);
   return exports as T;
+}
+
+/** The 16-hex-digit sha256 prefix that names an addon's cache file (scripts/build.ts computes the same). */
+export function addonDigest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
