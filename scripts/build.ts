@@ -1,6 +1,8 @@
 // Builds dist/wal-g: esbuild bundles the CLI into one CommonJS file, then Node's single-executable support
 // injects it (with a V8 code cache) and the native addons (as assets) into a copy of the pinned node binary.
-// usage: node scripts/build.ts [--bundle-only]
+// With a V8 startup snapshot (default), the bundle's entry evaluates the wal-push / wal-fetch modules at build time
+// (src/cli/entry.ts) and every run starts from that heap; --no-snapshot builds with a V8 code cache instead.
+// usage: node scripts/build.ts [--bundle-only] [--no-snapshot]
 
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
@@ -85,6 +87,7 @@ const nativeAliases: Plugin = {
 
 async function main(): Promise<void> {
   const bundleOnly = process.argv.includes('--bundle-only');
+  const snapshot = !process.argv.includes('--no-snapshot');
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
   const bundle = join(dist, 'wal-g.cjs');
@@ -129,8 +132,9 @@ async function main(): Promise<void> {
     output: join(dist, 'wal-g'),
     executable: nodeBin,
     disableExperimentalSEAWarning: true,
-    useCodeCache: true,
-    useSnapshot: false,
+    // Node ignores the code cache with a snapshot: the snapshot already holds the compiled functions.
+    useCodeCache: !snapshot,
+    useSnapshot: snapshot,
     assets,
   }, null, 2));
   execFileSync(nodeBin, ['--build-sea', seaConfig], { stdio: 'inherit' });

@@ -30,6 +30,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import { TAR_TYPE, TarWriter } from './tar.ts';
 import type { TarHeaderInput } from './tar.ts';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatWalName } from './wal-name.ts';
+import { filesToArchive, waitForArchive } from './archive-wait.ts';
 
 /** The data directory given does not match the server's, or is not a data directory. */
 export class DataDirectoryError extends WalgError {
@@ -488,8 +489,12 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
     name = `${name}_D_${stripWalFileName(delta.name)}`;
   }
   log.info(`Started backup with name ${name} at LSN ${formatLsn(start.lsn)}`);
+  let archiving = false;
+  let archived: Promise<void> = Promise.resolve();
+  const stopWaiting = new AbortController(); // ends the archive wait when the backup fails otherwise
   if (!replica) {
     const a = await opts.db.archiveSettings();
+    archiving = a.mode === 'on' || a.mode === 'always';
     if (a.mode !== 'on' && a.mode !== 'always') {
       log.warn('archive_mode is not enabled. This may cause inconsistent backups. Please consider configuring WAL archiving.');
     } else if (a.command === '' || a.command === '(disabled)') {
@@ -639,8 +644,19 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
     // compat: pg_control is in no TarFileSets and not in Files.
     parts.tarFileSets.delete(pc.name);
 
-    const stop = await opts.db.stopBackup(opts.stopBackupTimeoutMs);
+    // On a primary that archives, the server is not asked to wait for archiving (it sleeps 1 s between checks);
+    // we watch its archive_status ourselves before the sentinel is written (archive-wait.ts).
+    const stopStarted = Date.now();
+    const stop = await opts.db.stopBackup(opts.stopBackupTimeoutMs, !archiving);
     finishLsn = stop.lsn;
+    if (stop.lastWalFile !== undefined) {
+      const names = filesToArchive(stop.lastWalFile, start.lsn, segmentSize);
+      log.info(`Waiting for WAL archiving of ${names.join(', ')}`);
+      const timeoutMs = opts.stopBackupTimeoutMs ? Math.max(1, opts.stopBackupTimeoutMs - (Date.now() - stopStarted)) : undefined;
+      const signal = opts.signal ? AbortSignal.any([opts.signal, stopWaiting.signal]) : stopWaiting.signal;
+      archived = waitForArchive(dataDir, names, { timeoutMs, signal });
+      archived.catch(() => {}); // awaited below, after backup_label went up
+    }
     const lbl = await parts.openPart('backup_label.tar');
     const labelBuf = Buffer.from(stop.labelFile, 'utf8');
     const mapBuf = Buffer.from(stop.spcmapFile, 'utf8');
@@ -663,8 +679,10 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
         timelineChanged = true;
       }
     }
+    await archived;
     await parts.awaitAll();
   } catch (err) {
+    stopWaiting.abort();
     parts.abort(err as Error);
     await parts.awaitAll().catch(() => {});
     throw err;

@@ -46,6 +46,11 @@ export interface StopBackupResult {
   labelFile: string;
   spcmapFile: string;
   lsn: Lsn;
+  /**
+   * Set when the stop did not wait for archiving: pg_walfile_name(stop lsn), the last segment the backup needs
+   * (the caller waits for it and the backup history file, see archive-wait.ts).
+   */
+  lastWalFile?: string;
 }
 
 /**
@@ -63,8 +68,12 @@ export interface BackupDatabase {
   /** A trivial query: rejects when the server or the connection is gone (WALG_ALIVE_CHECK_INTERVAL). */
   ping(): Promise<void>;
   startBackup(label: string): Promise<StartBackupResult>;
-  /** Stops the backup; `timeoutMs` sets statement_timeout for the call (0 or undefined = none). */
-  stopBackup(timeoutMs?: number): Promise<StopBackupResult>;
+  /**
+   * Stops the backup; `timeoutMs` sets statement_timeout for the call (0 or undefined = none). With
+   * `waitForArchive` false (only on a primary, PostgreSQL 10+) the server does not wait for the WAL to be archived
+   * and the result carries lastWalFile; on 9.6, which always waits, lastWalFile stays unset.
+   */
+  stopBackup(timeoutMs?: number, waitForArchive?: boolean): Promise<StopBackupResult>;
   close(): Promise<void>;
 }
 
@@ -84,14 +93,17 @@ export function startBackupQuery(version: number): string {
 }
 
 /**
- * The matching non-exclusive stop. It waits until the last WAL segment is archived (so archive_command must
- * work). PG 15+: pg_backup_stop(); 10–14: pg_stop_backup(false, true) (explicit wait_for_archive); 9.6:
- * pg_stop_backup(false), which always waits.
+ * The matching non-exclusive stop. By default it waits until the last WAL segment is archived (so archive_command
+ * must work). PG 15+: pg_backup_stop(); 10–14: pg_stop_backup(false, true) (explicit wait_for_archive); 9.6:
+ * pg_stop_backup(false), which always waits. With `waitForArchive` false (10+, primary only: pg_walfile_name is
+ * not allowed in recovery) the server returns at once and the row also names the stop LSN's WAL file.
  */
-export function stopBackupQuery(version: number): string {
-  if (version >= 150000) return 'SELECT labelfile, spcmapfile, lsn::text FROM pg_catalog.pg_backup_stop()';
-  if (version >= 100000) return 'SELECT labelfile, spcmapfile, lsn::text FROM pg_catalog.pg_stop_backup(false, true)';
-  if (version >= 90600) return 'SELECT labelfile, spcmapfile, lsn::text FROM pg_catalog.pg_stop_backup(false)';
+export function stopBackupQuery(version: number, waitForArchive = true): string {
+  const noWait = !waitForArchive && version >= 100000;
+  const cols = `labelfile, spcmapfile, lsn::text${noWait ? ', pg_catalog.pg_walfile_name(lsn) AS walfile' : ''}`;
+  if (version >= 150000) return `SELECT ${cols} FROM pg_catalog.pg_backup_stop(${noWait ? 'false' : ''})`;
+  if (version >= 100000) return `SELECT ${cols} FROM pg_catalog.pg_stop_backup(false, ${noWait ? 'false' : 'true'})`;
+  if (version >= 90600) return `SELECT ${cols} FROM pg_catalog.pg_stop_backup(false)`;
   throw new UnsupportedPostgresError(`PostgreSQL ${formatVersion(version)} is not supported: backup-push needs 9.6 or later (non-exclusive backups)`);
 }
 
@@ -247,15 +259,16 @@ class PgBackupDatabase implements BackupDatabase {
     return { walFileName: String(name ?? ''), lsn: parseLsn(String(lsn)), inRecovery: rec === true };
   }
 
-  async stopBackup(timeoutMs?: number): Promise<StopBackupResult> {
+  async stopBackup(timeoutMs?: number, waitForArchive = true): Promise<StopBackupResult> {
     log.info('Calling pg_stop_backup()');
     // compat: inside a transaction with statement_timeout = WALG_STOP_BACKUP_TIMEOUT (0 = no limit).
     await this.rows('BEGIN', undefined, 'QueryRunner StopBackup: transaction begin');
     try {
       await this.rows(`SET LOCAL statement_timeout = ${Math.max(0, Math.floor(timeoutMs ?? 0))}`, undefined, 'QueryRunner StopBackup: statement timeout');
-      const row = await this.one(stopBackupQuery(this.version), undefined, 'QueryRunner StopBackup: stop backup');
+      const row = await this.one(stopBackupQuery(this.version, waitForArchive), undefined, 'QueryRunner StopBackup: stop backup');
       await this.rows('COMMIT', undefined, 'QueryRunner StopBackup: commit');
-      return { labelFile: String(row.labelfile ?? ''), spcmapFile: String(row.spcmapfile ?? ''), lsn: parseLsn(String(row.lsn)) };
+      const lastWalFile = typeof row.walfile === 'string' && row.walfile !== '' ? row.walfile : undefined;
+      return { labelFile: String(row.labelfile ?? ''), spcmapFile: String(row.spcmapfile ?? ''), lsn: parseLsn(String(row.lsn)), lastWalFile };
     } catch (err) {
       await this.client.query('ROLLBACK').catch(() => {});
       throw err;

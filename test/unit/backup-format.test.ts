@@ -56,7 +56,7 @@ describe('backup-push storage format (acceptance 2)', () => {
   test('push succeeds and names the backup after the start WAL segment', async () => {
     ({ r: result, db } = await push(rec, { userData: { env: 'test', n: 12345678901234567890n }, permanent: true }));
     assert.equal(result.name, NAME);
-    assert.deepEqual(db.calls, ['serverInfo', 'start:true', 'stop']);
+    assert.deepEqual(db.calls, ['serverInfo', 'start:true', 'stop:nowait']);
   });
 
   test('object names and upload order: parts -> pg_control -> backup_label -> metadata -> files_metadata -> sentinel', () => {

@@ -291,7 +291,7 @@ describe('interop: CLI output decoded by ours', () => {
     });
   }
 
-  test('lz4: objects over 16 MiB (blocks coded on worker threads), incl. linked 64 KiB blocks', async () => {
+  test('lz4: objects over 16 MiB (blocks coded on the thread pool), incl. linked 64 KiB blocks', async () => {
     const c = await getCompressor('lz4');
     const data = Buffer.concat([MIXED_6M, TEXT_10M, RANDOM_10M, TEXT_10M, MIXED_6M]);
     const ours = await run(c.compress(), data, 1024 * 1024);

@@ -120,11 +120,14 @@ export class FakeDb implements BackupDatabase {
     const seg = (lsn - 1n) / 0x1000000n;
     return { walFileName: this.s.inRecovery ? '' : `00000001${'00000000'}${seg.toString(16).toUpperCase().padStart(8, '0')}`, lsn, inRecovery: this.s.inRecovery ?? false };
   }
-  async stopBackup(): Promise<StopBackupResult> {
-    this.calls.push('stop');
+  async stopBackup(_timeoutMs?: number, waitForArchive = true): Promise<StopBackupResult> {
+    this.calls.push(waitForArchive ? 'stop' : 'stop:nowait');
+    const stopLsn = this.s.stopLsn ?? 0x2000100n;
+    const seg = (stopLsn - 1n) / 0x1000000n;
     return {
+      lastWalFile: waitForArchive ? undefined : `00000001${'00000000'}${seg.toString(16).toUpperCase().padStart(8, '0')}`,
       labelFile: this.s.label ?? 'START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nLABEL: test\n',
-      spcmapFile: this.s.spcmap ?? '', lsn: this.s.stopLsn ?? 0x2000100n,
+      spcmapFile: this.s.spcmap ?? '', lsn: stopLsn,
     };
   }
   async close(): Promise<void> { this.calls.push('close'); }

@@ -19,6 +19,10 @@ test('start/stop statements per version (compat: query_runner.go)', () => {
   }
   assert.match(startBackupQuery(90624), /pg_xlogfile_name_offset\(lsn\).*pg_start_backup\(\$1, true, false\)/);
   assert.equal(stopBackupQuery(90624), 'SELECT labelfile, spcmapfile, lsn::text FROM pg_catalog.pg_stop_backup(false)');
+  // Without the server's wait for archiving (backup-push waits itself, archive-wait.ts); 9.6 always waits.
+  assert.equal(stopBackupQuery(150004, false), 'SELECT labelfile, spcmapfile, lsn::text, pg_catalog.pg_walfile_name(lsn) AS walfile FROM pg_catalog.pg_backup_stop(false)');
+  assert.equal(stopBackupQuery(140010, false), 'SELECT labelfile, spcmapfile, lsn::text, pg_catalog.pg_walfile_name(lsn) AS walfile FROM pg_catalog.pg_stop_backup(false, false)');
+  assert.equal(stopBackupQuery(90624, false), 'SELECT labelfile, spcmapfile, lsn::text FROM pg_catalog.pg_stop_backup(false)');
   for (const v of [90500, 90000, 80400]) {
     assert.throws(() => startBackupQuery(v), UnsupportedPostgresError);
     assert.throws(() => stopBackupQuery(v), /needs 9\.6 or later/);

@@ -117,7 +117,12 @@ interface EncodeJob {
  * main thread reads and frames the next one, few enough that several streams at once (backup-push's tar
  * partitions) leave pool threads for file I/O, which shares libuv's pool (4 threads by default).
  */
-const IN_FLIGHT = Math.max(2, Math.min(3, availableParallelism()));
+let inFlightBlocks = 0;
+function inFlight(): number {
+  // Read at first use, not at import: the module may be evaluated into dist/wal-g's startup snapshot.
+  inFlightBlocks ||= Math.max(2, Math.min(3, availableParallelism()));
+  return inFlightBlocks;
+}
 /** Blocks shorter than this are coded on the main thread: a pool round trip costs more than coding them. */
 const SYNC_BELOW = 64 * 1024;
 /** Below this fill, a finished block is copied out so that a mostly empty 4 MiB buffer is not kept downstream. */
@@ -189,7 +194,7 @@ class Lz4FrameEncoder extends Transform {
     const len = this.#fill;
     this.#block = null;
     this.#fill = 0;
-    if (this.#queue.length >= IN_FLIGHT) await this.#emitOldest();
+    if (this.#queue.length >= inFlight()) await this.#emitOldest();
     const dst = this.#spareOut.pop() ?? Buffer.allocUnsafeSlow(4 + LZ4_BLOCK_SIZE);
     // Capacity len - 1: a block that does not shrink comes back as 0 and is stored raw.
     const result = len > 1 ? compressBlock(block.subarray(0, len), dst.subarray(4, 4 + len - 1)) : Promise.resolve(0);
@@ -226,7 +231,7 @@ class Lz4FrameEncoder extends Transform {
   }
 
   #recycle(list: Buffer[], b: Buffer): void {
-    if (list.length < IN_FLIGHT) list.push(b);
+    if (list.length < inFlight()) list.push(b);
   }
 
   async #finish(): Promise<void> {
@@ -423,7 +428,7 @@ class Lz4FrameDecoder extends Transform {
   }
 
   #recycle(block: Buffer): void {
-    if (this.#spare.length < IN_FLIGHT) this.#spare.push(block);
+    if (this.#spare.length < inFlight()) this.#spare.push(block);
   }
 
   async #submit(): Promise<void> {
@@ -438,7 +443,7 @@ class Lz4FrameDecoder extends Transform {
       this.#emit(await this.#decode(block, size, raw, this.#history));
       return;
     }
-    if (this.#queue.length >= IN_FLIGHT) await this.#emitOldest();
+    if (this.#queue.length >= inFlight()) await this.#emitOldest();
     const out = this.#decode(block, size, raw, null);
     out.catch(noop);
     this.#queue.push(out);
@@ -485,7 +490,7 @@ class Lz4FrameDecoder extends Transform {
  * The `lz4` compressor. compress() emits exactly one LZ4 frame (magic 04 22 4D 18, FLG 0x64, BD 0x70, independent
  * 4 MiB blocks, end mark, xxHash32 content checksum) even for empty input. decompress() accepts any conformant
  * frame sequence and fails with CorruptObjectError on a bad checksum, bad block, or truncated input.
- * Blocks are coded on libuv's thread pool, IN_FLIGHT at a time per stream.
+ * Blocks are coded on libuv's thread pool, inFlight() at a time per stream.
  */
 export const lz4Compressor: Compressor = {
   method: 'lz4',

@@ -1,0 +1,96 @@
+// The project's own addon (src/native/walg_native.c, built by `make native`): liblz4 blocks on the thread pool and
+// xxHash32. Checks the contract the LZ4 frame codec relies on: async and sync calls agree and round-trip, a block
+// that does not fit reports 0, a malformed block is an error (never a crash or a short success), dictionaries
+// (linked blocks) work, bad arguments throw TypeError, and many concurrent calls on shared input stay correct.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { loadNative } from '../../src/core/native.ts';
+
+interface WalgNative {
+  lz4CompressBlock(src: Uint8Array, dst: Uint8Array): Promise<number>;
+  lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): Promise<number>;
+  lz4CompressBlockSync(src: Uint8Array, dst: Uint8Array): number;
+  lz4DecompressBlockSync(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): number;
+  xxh32(data: Uint8Array, seed?: number): number;
+  xxh32State(seed?: number): Uint8Array;
+  xxh32Update(state: Uint8Array, data: Uint8Array): void;
+  xxh32Digest(state: Uint8Array): number;
+}
+const n = loadNative<WalgNative>('walg');
+
+function text(size: number, salt = 0): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = 97 + ((i * 7 + salt + (i >> 9)) % 23);
+  return b;
+}
+
+test('compress/decompress round trip, async and sync give the same block', async () => {
+  for (const size of [1, 100, 65536, 4 << 20]) {
+    const src = text(size, size);
+    const dstA = Buffer.alloc(size + 1024);
+    const dstS = Buffer.alloc(size + 1024);
+    const a = await n.lz4CompressBlock(src, dstA);
+    const s = n.lz4CompressBlockSync(src, dstS);
+    assert.ok(a > 0 && a === s, `size ${size}: ${a} vs ${s}`);
+    assert.ok(dstA.subarray(0, a).equals(dstS.subarray(0, s)));
+    const out = Buffer.alloc(size);
+    assert.equal(await n.lz4DecompressBlock(dstA.subarray(0, a), out), size);
+    assert.ok(out.equals(src));
+    assert.equal(n.lz4DecompressBlockSync(dstA.subarray(0, a), Buffer.alloc(size)), size);
+  }
+});
+
+test('an incompressible block that does not fit the capacity comes back as 0', async () => {
+  const src = randomBytes(1 << 20);
+  assert.equal(await n.lz4CompressBlock(src, Buffer.alloc(src.length - 1)), 0);
+  assert.equal(n.lz4CompressBlockSync(src, Buffer.alloc(src.length - 1)), 0);
+});
+
+test('malformed blocks and too-small outputs are errors with code ERR_LZ4_BLOCK', async () => {
+  const src = text(1 << 20);
+  const c = Buffer.alloc(src.length);
+  const len = n.lz4CompressBlockSync(src, c);
+  const isBlockError = (err: unknown) => (err as { code?: string }).code === 'ERR_LZ4_BLOCK';
+  await assert.rejects(n.lz4DecompressBlock(c.subarray(0, len), Buffer.alloc(src.length - 1)), isBlockError, 'output one byte short');
+  await assert.rejects(n.lz4DecompressBlock(c.subarray(0, len - 3), Buffer.alloc(src.length)), isBlockError, 'truncated input');
+  await assert.rejects(n.lz4DecompressBlock(Buffer.from([0xf0, 1, 2, 3, 4]), Buffer.alloc(1024)), isBlockError, 'garbage');
+  assert.throws(() => n.lz4DecompressBlockSync(Buffer.from([0xff, 0xff, 0xff]), Buffer.alloc(16)), isBlockError);
+});
+
+test('a dictionary argument: only its last 64 KiB are history, a self-contained block ignores it', async () => {
+  // Real linked blocks (lz4 -BD) go through this path in compress.test.ts; here the argument handling.
+  const src = text(200_000, 3);
+  const c = Buffer.alloc(src.length);
+  const len = n.lz4CompressBlockSync(src, c);
+  for (const dict of [null, undefined, Buffer.alloc(0), randomBytes(10), randomBytes(200_000)]) {
+    const out = Buffer.alloc(src.length);
+    assert.equal(await n.lz4DecompressBlock(c.subarray(0, len), out, dict), src.length);
+    assert.ok(out.equals(src));
+  }
+});
+
+test('xxh32 one-shot and streaming agree with the reference vectors', () => {
+  assert.equal(n.xxh32(Buffer.alloc(0)), 0x02cc5d05);
+  assert.equal(n.xxh32(Buffer.from('abc')), 0x32d153ff);
+  assert.equal(n.xxh32(Buffer.from('abc'), 1), 0xaa3da8ff);
+  const data = randomBytes(100_003);
+  const st = n.xxh32State(0);
+  for (let i = 0; i < data.length;) { const k = 1 + ((i * 31) % 97); n.xxh32Update(st, data.subarray(i, i + k)); i += k; }
+  assert.equal(n.xxh32Digest(st), n.xxh32(data));
+});
+
+test('bad arguments throw TypeError instead of crashing', () => {
+  assert.throws(() => n.lz4CompressBlockSync('abc' as unknown as Uint8Array, Buffer.alloc(8)), TypeError);
+  assert.throws(() => n.lz4CompressBlockSync(Buffer.alloc(8), new Uint16Array(4) as unknown as Uint8Array), TypeError);
+  assert.throws(() => (n.lz4CompressBlock as unknown as (a: unknown) => void)(Buffer.alloc(1)), TypeError);
+  assert.throws(() => n.xxh32Update(Buffer.alloc(3), Buffer.alloc(1)), TypeError, 'not a state');
+  assert.throws(() => n.xxh32(Buffer.alloc(1), 'x' as unknown as number), TypeError);
+});
+
+test('64 concurrent block jobs on the thread pool all return correct data', async () => {
+  const blocks = Array.from({ length: 64 }, (_, i) => text(256 * 1024 + i * 1000, i));
+  const comp = await Promise.all(blocks.map(async (b) => { const d = Buffer.alloc(b.length); return d.subarray(0, await n.lz4CompressBlock(b, d)); }));
+  const back = await Promise.all(comp.map(async (c, i) => { const d = Buffer.alloc(blocks[i]!.length); await n.lz4DecompressBlock(c, d); return d; }));
+  back.forEach((b, i) => assert.ok(b.equals(blocks[i]!), `block ${i}`));
+});
