@@ -17,6 +17,9 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
 
 /** Runs the CLI on this process's arguments and exits with its code. */
 function start(): void {
+  // libuv's thread pool runs file I/O, fsync and the lz4 block jobs (src/native): with its default 4 threads, a few
+  // fsyncs in flight stall decoding. Set before the pool's first use, unless the user chose a size.
+  process.env.UV_THREADPOOL_SIZE ??= '8';
   // A reader that closes stdout early (`| head`) must not turn into an unhandled 'error' event.
   process.stdout.on('error', () => {});
   void main(process.argv.slice(2)).then(async (code) => {

@@ -6,6 +6,7 @@
  *   lz4CompressBlockSync / lz4DecompressBlockSync           same, on the calling thread
  *   xxh32(data, seed?)                  -> number           one-shot xxHash32
  *   xxh32State(seed?) -> Buffer; xxh32Update(state, data); xxh32Digest(state) -> number   streaming xxHash32
+ *   xxh32UpdateAsync(state, data)       -> Promise<void>    xxh32Update on the thread pool; the caller orders them
  *
  * The asynchronous calls run on libuv's thread pool, so several blocks are coded on other cores while the main
  * thread reads, frames and writes; no worker threads (and no second V8 heap) are needed. Every buffer is supplied
@@ -164,7 +165,7 @@ static int is_nullish(napi_env env, napi_value v) {
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Block jobs */
 
-enum { OP_COMPRESS = 0, OP_DECOMPRESS = 1 };
+enum { OP_COMPRESS = 0, OP_DECOMPRESS = 1, OP_HASH = 2 };
 
 /* LZ4 blocks are at most 4 MiB in a frame; the int API of liblz4 bounds every length far above that. */
 #define MAX_BLOCK_INPUT (1 << 30)
@@ -185,7 +186,11 @@ typedef struct {
 } block_job;
 
 static void run_job(block_job *j) {
-  if (j->op == OP_COMPRESS) {
+  if (j->op == OP_HASH) {
+    /* src is the data, dst the xxh32_state (checked by the caller) */
+    xxh32_update((xxh32_state *)j->dst, j->src, j->src_len);
+    j->result = 0;
+  } else if (j->op == OP_COMPRESS) {
     j->result = LZ4_compress_default((const char *)j->src, (char *)j->dst, (int)j->src_len, (int)j->dst_cap);
   } else if (j->dict != NULL && j->dict_len > 0) {
     j->result = LZ4_decompress_safe_usingDict((const char *)j->src, (char *)j->dst, (int)j->src_len, (int)j->dst_cap,
@@ -258,6 +263,8 @@ static int parse_job(napi_env env, napi_callback_info info, int op, napi_value *
   return 1;
 }
 
+static napi_value queue_job(napi_env env, block_job *j, napi_value name, napi_value promise);
+
 static napi_value start_job(napi_env env, napi_callback_info info, int op) {
   napi_value args[3];
   block_job tmp;
@@ -273,6 +280,11 @@ static napi_value start_job(napi_env env, napi_callback_info info, int op) {
   for (int i = 0; i < j->nrefs; i++) CHECK(napi_create_reference(env, args[i], 1, &j->refs[i]));
   CHECK(napi_create_promise(env, &j->deferred, &promise));
   CHECK(napi_create_string_utf8(env, op == OP_COMPRESS ? "walg:lz4-compress" : "walg:lz4-decompress", NAPI_AUTO_LENGTH, &name));
+  return queue_job(env, j, name, promise);
+}
+
+/* Queues a parsed job whose references and promise are set; returns the promise. */
+static napi_value queue_job(napi_env env, block_job *j, napi_value name, napi_value promise) {
   CHECK(napi_create_async_work(env, NULL, name, execute_job, complete_job, j, &j->work));
   CHECK(napi_queue_async_work(env, j->work));
   return promise;
@@ -381,6 +393,34 @@ static napi_value js_xxh32_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The state must not be used by anything else until the promise settles: callers chain their updates. */
+static napi_value js_xxh32_update_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  xxh32_state *s;
+  uint8_t *data;
+  size_t len;
+  if (argc < 2 || !state_of(env, args[0], &s) || !bytes_of(env, args[1], "data", &data, &len)) return NULL;
+  block_job *j = (block_job *)calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "walg_native: out of memory");
+    return NULL;
+  }
+  j->op = OP_HASH;
+  j->src = data;
+  j->src_len = len;
+  j->dst = (uint8_t *)s;
+  j->dst_cap = sizeof *s;
+  j->nrefs = 2;
+  napi_value promise, name;
+  CHECK(napi_create_reference(env, args[1], 1, &j->refs[0]));
+  CHECK(napi_create_reference(env, args[0], 1, &j->refs[1]));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "walg:xxh32", NAPI_AUTO_LENGTH, &name));
+  return queue_job(env, j, name, promise);
+}
+
 static napi_value js_xxh32_digest(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
@@ -404,6 +444,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"xxh32State", NULL, js_xxh32_state, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xxh32Reset", NULL, js_xxh32_reset, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xxh32Update", NULL, js_xxh32_update, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xxh32UpdateAsync", NULL, js_xxh32_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xxh32Digest", NULL, js_xxh32_digest, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -19,7 +19,7 @@ import { fetchFilesMetadata } from './files-metadata.ts';
 import type { FileDescription, FilesMetadata } from './files-metadata.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { readTar } from './tar.ts';
-import { SafeExtractor } from './tar-extract.ts';
+import { SafeExtractor, SyncBehind } from './tar-extract.ts';
 
 /** compat: internal/databases/postgres/backup.go UtilityFilePaths — always wanted when Files is non-empty. */
 const UTILITY_FILES = new Set(['/global/pg_control', 'backup_label', 'tablespace_map']);
@@ -344,12 +344,19 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
   const onOuterAbort = () => stop.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const order: string[] = [];
+  // Files are fsynced behind the extraction (2 at a time, so the thread pool keeps threads for decoding and
+  // writing) and all of them before we return.
+  const syncBehind = opts.fsync !== false ? new SyncBehind(2) : undefined;
   try {
     for (const member of chain) {
       if (member.sentinel.DeltaFrom) log.info(`Applying delta backup ${member.name} on top of ${member.sentinel.DeltaFrom}`);
       else if (chain.length > 1) log.info(`Restoring the base of the delta chain: ${member.name}`);
-      await extractMember(member, opts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '');
+      await extractMember(member, opts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '', syncBehind);
     }
+    await syncBehind?.drain();
+  } catch (err) {
+    await syncBehind?.drain().catch(() => {}); // no sync left running behind a failed restore
+    throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
@@ -358,7 +365,7 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
 }
 
 /** Extracts one backup of the chain: its concurrent tars, then backup_label.tar, then pg_control.tar. */
-async function extractMember(member: ChainMember, opts: BackupFetchOptions, root: string, mounts: Map<string, string>, stop: AbortController, order: string[], label: string): Promise<void> {
+async function extractMember(member: ChainMember, opts: BackupFetchOptions, root: string, mounts: Map<string, string>, stop: AbortController, order: string[], label: string, syncBehind?: SyncBehind): Promise<void> {
   const { storage } = opts;
   const isDelta = Boolean(member.sentinel.DeltaFrom);
   const wanted = (entry: string): boolean => {
@@ -373,7 +380,7 @@ async function extractMember(member: ChainMember, opts: BackupFetchOptions, root
     for (let attempt = 0; ; attempt++) {
       if (stop.signal.aborted) throw stop.signal.reason instanceof Error ? stop.signal.reason : new CancelledError('backup-fetch cancelled');
       const extractor = new SafeExtractor({
-        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, wanted, incremented, signal: stop.signal, source: tarName,
+        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, syncBehind, wanted, incremented, signal: stop.signal, source: tarName,
       });
       try {
         await extractTar(storage, key, tarName, opts, extractor, stop.signal);

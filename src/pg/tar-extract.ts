@@ -2,6 +2,7 @@
 // locations) and refuses, before writing anything for it, every entry that would land elsewhere: '..' components,
 // absolute names, symlinks pointing out, and paths that pass through a symlink or a non-directory.
 
+import type { FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { chmod, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -33,6 +34,8 @@ export interface ExtractOptions {
   absoluteNames: AbsoluteNames;
   /** fsync each regular file after writing it (default true). */
   fsync?: boolean;
+  /** With fsync: hand each written file to this queue instead of syncing it before the next entry. */
+  syncBehind?: SyncBehind;
   /** Regular-file filter by entry name: files it rejects are skipped (directories are always created). */
   wanted?: (name: string) => boolean;
   /**
@@ -193,14 +196,18 @@ export class SafeExtractor {
       if (code === 'ENOENT') throw new LocalFileError(`failed to apply increment for '${path}': incremented file should always exist`, { cause: err });
       throw new LocalFileError(`failed to apply increment for '${path}': can't open file to increment`, { cause: err });
     }
+    const behind = this.opts.fsync !== false ? this.opts.syncBehind : undefined;
     try {
       if (!(await fh.stat()).isFile()) throw this.refuse(name, `'${path}' exists and is not a regular file`);
       const { fileSize } = await applyIncrement(fh, e.chunks(), name);
-      if (this.opts.fsync !== false) await fh.sync();
+      if (this.opts.fsync !== false && !behind) await fh.sync();
       this.opts.onFile?.(name, fileSize);
-    } finally {
-      await fh.close();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
     }
+    if (behind) await behind.add(fh, path); // synced and closed there
+    else await fh.close();
   }
 
   private async writeFile(name: string, path: string, e: TarEntry, mode: number): Promise<void> {
@@ -238,13 +245,64 @@ export class SafeExtractor {
       await Promise.all(inFlight);
       if (failure !== undefined) throw failure;
       await fh.chmod(mode & 0o777);
-      if (this.opts.fsync !== false) await fh.sync();
+      if (this.opts.fsync !== false && !this.opts.syncBehind) await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});
       await unlink(path).catch(() => {});
       throw err;
     }
-    await fh.close();
+    const behind = this.opts.fsync !== false ? this.opts.syncBehind : undefined;
+    if (behind) await behind.add(fh, path); // synced and closed there
+    else await fh.close();
     this.opts.onFile?.(name, bytes);
+  }
+}
+
+/**
+ * fsyncs files behind an extraction: each written file's handle is handed over, synced in the background at most
+ * `limit` at a time and then closed, so the extraction goes on while the kernel writes earlier files back instead
+ * of stalling on every file's fsync. add() waits while `maxQueued` handles are waiting (bounded open files).
+ * drain() waits for every sync and throws LocalFileError for the first that failed: a restore is durable only
+ * once drain() resolved.
+ */
+export class SyncBehind {
+  readonly #limit: number;
+  readonly #maxQueued: number;
+  readonly #queue: Array<{ fh: FileHandle; path: string }> = [];
+  #running = 0;
+  #error: unknown;
+  #waiters: Array<() => void> = [];
+
+  constructor(limit = 2, maxQueued = 64) {
+    this.#limit = Math.max(1, limit);
+    this.#maxQueued = Math.max(1, maxQueued);
+  }
+
+  /** Takes over `fh` (of `path`, for messages): it is synced, then closed. Resolves when the queue has room. */
+  async add(fh: FileHandle, path: string): Promise<void> {
+    this.#queue.push({ fh, path });
+    this.#pump();
+    while (this.#queue.length >= this.#maxQueued) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
+  /** Resolves once every handle handed over is synced and closed; rejects with the first failure. */
+  async drain(): Promise<void> {
+    while (this.#running > 0 || this.#queue.length > 0) await new Promise<void>((r) => this.#waiters.push(r));
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  #pump(): void {
+    while (this.#running < this.#limit && this.#queue.length > 0) {
+      const { fh, path } = this.#queue.shift()!;
+      this.#running++;
+      void fh.sync().catch((err: unknown) => {
+        this.#error ??= new LocalFileError(`failed to fsync '${path}'`, { cause: err });
+      }).finally(async () => {
+        await fh.close().catch(() => {});
+        this.#running--;
+        this.#pump();
+        for (const w of this.#waiters.splice(0)) w(); // each waiter re-checks its own condition
+      });
+    }
   }
 }

@@ -84,7 +84,8 @@ export class FileStorage implements Storage {
       const { Readable } = await import('node:stream');
       return Readable.from([]);
     }
-    return createReadStream(p, { start, end: end === undefined ? undefined : end - 1, signal: opts?.signal });
+    // 1 MiB reads instead of the 64 KiB default: a sixteenth of the read calls on the main thread per object.
+    return createReadStream(p, { start, end: end === undefined ? undefined : end - 1, signal: opts?.signal, highWaterMark: 1 << 20 });
   }
 
   async stat(key: string): Promise<ObjectInfo> {

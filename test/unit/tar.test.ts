@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { TarWriter, readTar, encodeHeader, TAR_TYPE } from '../../src/pg/tar.ts';
 import type { TarHeaderInput } from '../../src/pg/tar.ts';
-import { SafeExtractor } from '../../src/pg/tar-extract.ts';
+import { SafeExtractor, SyncBehind } from '../../src/pg/tar-extract.ts';
 import { CorruptObjectError, LocalFileError } from '../../src/core/errors.ts';
 import { readAll } from '../../src/storage/body.ts';
 
@@ -210,6 +211,31 @@ describe('confined extraction', () => {
       assert.ok(readFileSync(join(root, longPax)).equals(pattern(20)));
       assert.equal(lstatSync(join(root, 'base/block')).mode & 0o777, 0o640);
       assert.equal(lstatSync(root).mode & 0o777, 0o700, 'the "/" entry sets the root mode');
+    } finally { rmSync(base, { recursive: true, force: true }); }
+  });
+
+  test('fsync behind the extraction: every file is handed to the queue, drain waits and reports failures', async () => {
+    const base = tmp('walg-tar-sync-');
+    try {
+      const root = join(base, 'root');
+      mkdirSync(root);
+      const queued: string[] = [];
+      const behind = new SyncBehind(2);
+      const add = behind.add.bind(behind);
+      behind.add = (fh, path) => { queued.push(path); return add(fh, path); };
+      const files = sample.filter(([h]) => h.type === TAR_TYPE.file);
+      const ex = new SafeExtractor({ root, absoluteNames: 'root-relative', fsync: true, syncBehind: behind, source: 'sample.tar' });
+      await ex.extractAll(readTar(Readable.from([await buildTar(sample.filter(([h]) => h.type !== TAR_TYPE.symlink))])));
+      await behind.drain();
+      assert.equal(queued.length, files.length, 'one sync per regular file');
+      assert.ok(queued.every((p) => p.startsWith(root + '/')));
+      assert.equal(readFileSync(join(root, 'PG_VERSION'), 'utf8'), '15\n');
+      // A handle whose fsync fails (closed behind our back: EBADF) makes drain fail with the file's name.
+      const q = new SyncBehind(1, 2);
+      const fh = await open(join(root, 'PG_VERSION'), 'r');
+      await fh.close();
+      await q.add(fh, join(root, 'PG_VERSION'));
+      await assert.rejects(q.drain(), (err: Error) => err instanceof LocalFileError && /failed to fsync '.*PG_VERSION'/.test(err.message));
     } finally { rmSync(base, { recursive: true, force: true }); }
   });
 

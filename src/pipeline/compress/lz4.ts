@@ -19,6 +19,7 @@ interface WalgNative {
   xxh32State(seed?: number): Uint8Array;
   xxh32Reset(state: Uint8Array, seed?: number): void;
   xxh32Update(state: Uint8Array, data: Uint8Array): void;
+  xxh32UpdateAsync(state: Uint8Array, data: Uint8Array): Promise<unknown>;
   xxh32Digest(state: Uint8Array): number;
 }
 
@@ -31,10 +32,16 @@ function native(): WalgNative {
 // ---------------------------------------------------------------------------------------------------------------
 // xxHash32
 
-/** Incremental xxHash32 (the LZ4 frame checksum). update() may be called with any slicing of the input. */
+/**
+ * Incremental xxHash32 (the LZ4 frame checksum). update() may be called with any slicing of the input. feed() does
+ * the same off the main thread for big inputs, in call order; update(), digest() and reset() must wait for
+ * settled() after any feed().
+ */
 export class Xxh32 {
   readonly #seed: number;
   readonly #state: Uint8Array;
+  #chain: Promise<unknown> = Promise.resolve();
+  #pending = 0;
 
   constructor(seed = 0) {
     this.#seed = seed >>> 0;
@@ -51,6 +58,28 @@ export class Xxh32 {
   update(data: Uint8Array): this {
     if (data.length > 0) native().xxh32Update(this.#state, data);
     return this;
+  }
+
+  /**
+   * Queues `data` after every earlier feed; inputs of 64 KiB and more are hashed on the thread pool. `data` must
+   * not change until the returned promise resolves.
+   */
+  feed(data: Uint8Array): Promise<void> {
+    this.#pending++;
+    const run = data.length >= SYNC_BELOW ? () => native().xxh32UpdateAsync(this.#state, data) : () => this.update(data);
+    const p = this.#chain.then(run).then(() => { this.#pending--; });
+    this.#chain = p.catch(noop);
+    return p;
+  }
+
+  /** feed() calls not finished yet. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Resolves once every feed() so far is hashed. */
+  settled(): Promise<void> {
+    return this.#chain.then(noop);
   }
 
   /** The hash of everything fed so far, as an unsigned 32-bit number. Does not change the state. */
@@ -104,6 +133,8 @@ function noop(): void { /* a rejection is handled where the promise is awaited *
 /** A block compressed on the pool: `n` bytes of LZ4 data at dst[4, 4 + n), or n = 0 when it did not shrink. */
 interface EncodeJob {
   result: Promise<number>;
+  /** The block's content-checksum update. */
+  hashed: Promise<void>;
   block: Buffer;
   len: number;
   dst: Buffer;
@@ -175,8 +206,6 @@ class Lz4FrameEncoder extends Transform {
 
   async #write(chunk: Buffer): Promise<void> {
     this.#start();
-    // Hashing here, on the main thread, overlaps with the pool compressing earlier blocks.
-    this.#hash.update(chunk);
     let pos = 0;
     while (pos < chunk.length) {
       // Always our own buffer (never a view of the caller's chunk, which the caller may reuse once we return).
@@ -199,7 +228,10 @@ class Lz4FrameEncoder extends Transform {
     // Capacity len - 1: a block that does not shrink comes back as 0 and is stored raw.
     const result = len > 1 ? compressBlock(block.subarray(0, len), dst.subarray(4, 4 + len - 1)) : Promise.resolve(0);
     result.catch(noop);
-    this.#queue.push({ result, block, len, dst });
+    // The content checksum of our own copy of the input, on the pool too, one block after the other.
+    const hashed = this.#hash.feed(block.subarray(0, len));
+    hashed.catch(noop);
+    this.#queue.push({ result, hashed, block, len, dst });
   }
 
   /** Waits for the oldest block and writes it, so blocks leave in the order they came in. */
@@ -208,6 +240,7 @@ class Lz4FrameEncoder extends Transform {
     let size: number;
     try {
       size = await job.result;
+      await job.hashed; // the block buffer is reused or handed downstream below
     } catch (err) {
       throw new Error('lz4: block compression failed', { cause: err });
     }
@@ -238,6 +271,7 @@ class Lz4FrameEncoder extends Transform {
     this.#start();
     if (this.#fill > 0) await this.#submit();
     while (this.#queue.length > 0) await this.#emitOldest();
+    await this.#hash.settled();
     const trailer = Buffer.allocUnsafe(8);
     trailer.writeUInt32LE(0, 0); // end mark
     trailer.writeUInt32LE(this.#hash.digest(), 4);
@@ -374,6 +408,7 @@ class Lz4FrameDecoder extends Transform {
         if (word === 0) {
           // End mark: every block must be out (and hashed) before the content checksum can be checked.
           await this.#drain();
+          await this.#hash.settled();
           if (this.#contentSize !== null && BigInt(this.#produced) !== this.#contentSize) {
             throw corrupt(`content size mismatch (header says ${this.#contentSize}, decoded ${this.#produced})`);
           }
@@ -440,7 +475,7 @@ class Lz4FrameDecoder extends Transform {
     if (this.#linked) {
       // Linked blocks reference the previous 64 KiB of output: strictly one after the other.
       await this.#drain();
-      this.#emit(await this.#decode(block, size, raw, this.#history));
+      await this.#emit(await this.#decode(block, size, raw, this.#history));
       return;
     }
     if (this.#queue.length >= inFlight()) await this.#emitOldest();
@@ -460,16 +495,20 @@ class Lz4FrameDecoder extends Transform {
   }
 
   async #emitOldest(): Promise<void> {
-    this.#emit(await this.#queue.shift()!);
+    await this.#emit(await this.#queue.shift()!);
   }
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) await this.#emitOldest();
   }
 
-  #emit(out: Buffer): void {
+  async #emit(out: Buffer): Promise<void> {
     if (out.length > this.#blockMax) throw corrupt('block decodes to more than the frame maximum');
-    if (this.#contentChecksum) this.#hash.update(out);
+    if (this.#contentChecksum) {
+      // Hashed on the pool while the block goes downstream (nobody writes into decoded blocks); bounded backlog.
+      this.#hash.feed(out).catch(noop);
+      if (this.#hash.pending > inFlight()) await this.#hash.settled();
+    }
     this.#produced += out.length;
     if (this.#linked) this.#remember(out);
     if (out.length > 0) this.push(out);
