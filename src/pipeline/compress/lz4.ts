@@ -146,7 +146,7 @@ interface EncodeJob {
 /**
  * Blocks one stream has on the thread pool at once: enough to keep both cores of a small machine busy while the
  * main thread reads and frames the next one, few enough that several streams at once (backup-push's tar
- * partitions) leave pool threads for file I/O, which shares libuv's pool (4 threads by default).
+ * partitions) leave pool threads for file I/O, which shares libuv's pool (8 threads, see src/cli/entry.ts).
  */
 let inFlightBlocks = 0;
 function inFlight(): number {
