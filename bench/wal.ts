@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   userDir(pgbrRepo2);
   // (b) compares with pgBackRest's asynchronous archiving (archive-async, process-max 2), as the issue asks: its
   // archive-push hands segments to a background process that pushes ahead from archive_status.
-  const pgbr2 = (...a: string[]) => [`--config=${pgbrConf}`, '--stanza=bench', `--repo1-path=${pgbrRepo2}`, '--archive-async', '--process-max=2', ...a];
+  const pgbr2 = (...a: string[]) => [`--config=${pgbrConf}`, '--stanza=bench', `--repo1-path=${pgbrRepo2}`, ...a];
+  const pgbr2Async = (...a: string[]) => pgbr2('--archive-async', '--process-max=2', ...a);
   const walgStore2 = join(work, 'walg-store2');
   userDir(walgStore2);
   const walgCfg2 = join(work, 'walg2.json');
@@ -123,11 +124,18 @@ async function main(): Promise<void> {
         cpSync(join(staging, s), join(dir, s));
         writeUserFile(join(dir, 'archive_status', `${s}.ready`), '');
       }
+      if (tool === 'pgbr') {
+        // pgBackRest's async archive-push checks the cluster's pg_control below pg1-path (the backlog's parent).
+        mkdirSync(join(dirname(dir), 'global'), { recursive: true });
+        cpSync(join(primary.dataDir, 'global', 'pg_control'), join(dirname(dir), 'global', 'pg_control'));
+        execFileSync('chown', ['-R', `${pgIdentity().uid}:${pgIdentity().gid}`, dirname(dir)]);
+      }
       execFileSync('chown', ['-R', `${pgIdentity().uid}:${pgIdentity().gid}`, dir]);
       const t = performance.now();
       for (const s of segs) {
         if (tool === 'walg') await execAs(WALG, ['wal-push', join(dir, s), '--config', walgCfg2]);
-        else await execAs(PGBR, pgbr2('archive-push', join(dir, s)));
+        // The async process reads archive_status below pg1-path: the backlog directory stands in for the data dir.
+        else await execAs(PGBR, pgbr2Async(`--pg1-path=${dirname(dir)}`, 'archive-push', join(dir, s)));
         renameSync(join(dir, 'archive_status', `${s}.ready`), join(dir, 'archive_status', `${s}.done`));
       }
       return performance.now() - t;

@@ -4,7 +4,6 @@
 // begins with those modules already evaluated instead of compiling and running them again.
 import { startupSnapshot } from 'node:v8';
 import { main } from './main.ts';
-import { runShutdownHooks } from '../core/shutdown.ts';
 
 /** Resolves once everything written to `stream` so far has been handed to the OS. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {
@@ -23,7 +22,6 @@ function start(): void {
   // A reader that closes stdout early (`| head`) must not turn into an unhandled 'error' event.
   process.stdout.on('error', () => {});
   void main(process.argv.slice(2)).then(async (code) => {
-    await runShutdownHooks();
     await flushed(process.stdout);
     // Exit explicitly: SDK keep-alive sockets must not hold the process (archive_command waits for it).
     process.exit(code);

@@ -21,6 +21,21 @@ export const NATIVE_ADDONS = {
 
 export type NativeAddon = keyof typeof NATIVE_ADDONS;
 
+/** The exports of our own addon (src/native/walg_native.c states each contract). */
+export interface WalgNative {
+  lz4CompressBlock(src: Uint8Array, dst: Uint8Array): Promise<number>;
+  lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): Promise<number>;
+  lz4CompressBlockSync(src: Uint8Array, dst: Uint8Array): number;
+  lz4DecompressBlockSync(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): number;
+  xxh32(data: Uint8Array, seed?: number): number;
+  xxh32State(seed?: number): Uint8Array;
+  xxh32Reset(state: Uint8Array, seed?: number): void;
+  xxh32Update(state: Uint8Array, data: Uint8Array): void;
+  xxh32UpdateAsync(state: Uint8Array, data: Uint8Array): Promise<unknown>;
+  xxh32Digest(state: Uint8Array): number;
+}
+
+
 const cache = new Map<string, unknown>();
 
 // Set by scripts/build.ts in the single executable: the sha256 (16 hex digits) of each embedded addon, so that

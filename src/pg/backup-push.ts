@@ -259,36 +259,51 @@ async function headerFor(item: WalkItem): Promise<TarHeaderInput> {
 }
 
 const READ_CHUNK = 1 << 20;
+/** Reads kept in flight ahead of the consumer (memory: this many chunks plus the one being consumed). */
+const READ_AHEAD = 3;
 
 /**
- * Reads up to `size` bytes of an open file (fewer if it shrank; the tar writer zero-pads). One read is kept in
- * flight ahead of the consumer, so the thread-pool read overlaps with compression on the main thread; memory is
- * bounded by two chunks.
+ * Reads up to `size` bytes of an open file (fewer if it shrank; the tar writer zero-pads). READ_AHEAD reads are
+ * kept in flight ahead of the consumer, so thread-pool reads overlap with framing and compression; memory is
+ * bounded by READ_AHEAD + 1 chunks.
  */
 async function* fileChunks(fh: import('node:fs/promises').FileHandle, size: number, limiter?: RateLimiter): AsyncGenerator<Buffer> {
-  let pos = 0;
+  let issued = 0; // bytes asked for so far
   const readAt = (at: number) => {
     const n = Math.min(size - at, READ_CHUNK);
     const buf = Buffer.allocUnsafe(n);
     return fh.read(buf, 0, n, at).then(({ bytesRead }) => (bytesRead === n ? buf : buf.subarray(0, bytesRead)));
   };
-  let next: Promise<Buffer> | undefined = size > 0 ? readAt(0) : undefined;
+  const ahead: Array<{ read: Promise<Buffer>; want: number }> = [];
+  const fill = () => {
+    while (ahead.length < READ_AHEAD && issued < size) {
+      const want = Math.min(size - issued, READ_CHUNK);
+      const read = readAt(issued);
+      read.catch(() => {}); // awaited in order below; a consumer that stops early must not leave it unhandled
+      ahead.push({ read, want });
+      issued += want;
+    }
+  };
   try {
-    while (next) {
-      const buf = await next;
-      next = undefined;
+    fill();
+    while (ahead.length > 0) {
+      const { read, want } = ahead.shift()!;
+      const buf = await read;
       if (buf.length === 0) return;
-      pos += buf.length;
-      if (pos < size) {
-        next = readAt(pos);
-        next.catch(() => {}); // awaited on the next turn; a consumer that stops early must not leave it unhandled
+      if (buf.length < want) {
+        // The file shrank while we read it: stop here, so that bytes of later offsets (reads already issued) never
+        // follow a gap. The tar writer zero-pads to the size in the header; WAL replay repairs the file.
+        if (limiter) await limiter.take(buf.length);
+        yield buf;
+        return;
       }
+      fill();
       if (limiter) await limiter.take(buf.length);
       yield buf;
     }
   } finally {
-    // The file handle is closed by the caller once we return: let a pending read finish first.
-    if (next) await next.catch(() => {});
+    // The file handle is closed by the caller once we return: let pending reads finish first.
+    await Promise.allSettled(ahead.map((a) => a.read));
   }
 }
 

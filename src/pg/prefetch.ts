@@ -3,7 +3,7 @@
 // into `<dir>/.wal-g/prefetch/`, where the next wal-fetch picks it up; it also removes prefetched files older than N.
 
 import { spawn } from 'node:child_process';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveNonExistenceError, describeError } from '../core/errors.ts';
@@ -88,8 +88,6 @@ export interface WalPrefetchOptions extends WalReadOptions {
   downloadConcurrency: number;
   /** WALG_PREFETCH_DIR; default: the directory of `location`. */
   prefetchDir?: string;
-  /** Pause between starting downloads (compat: WAL-G ramps up by 10 ms). */
-  rampUpMs?: number;
 }
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
@@ -185,20 +183,86 @@ export async function prefetchWindowFilled(name: string, dir: string, segmentSiz
   return true;
 }
 
+/** A prefetch process's claim, in `running/`: its pid. Not a WAL name, so cleanup and wal-fetch ignore it. */
+const PREFETCHER_LOCK = '.prefetcher';
+/** Where the claim of the prefetch directory of `dir` lives. */
+export function prefetcherLockPath(dir: string): string {
+  return join(prefetchPaths(dir, PREFETCHER_LOCK).runningDir, PREFETCHER_LOCK);
+}
+/** A claim older than this is stale whatever its pid says (pids are reused). */
+const LOCK_MAX_AGE_MS = 5 * 60_000;
+
 /**
- * wal-prefetch: fetches the `downloadConcurrency` segments after `name` in parallel (10 ms apart, in order) into
- * the prefetch directory of `location`, and cleans older prefetched files. Resolves when all downloads ended.
+ * True while a live prefetch process holds the claim of `dir` (see walPrefetch). wal-fetch then starts no other:
+ * the running one works through its whole window in order.
+ */
+export async function prefetcherRunning(dir: string): Promise<boolean> {
+  const lock = prefetcherLockPath(dir);
+  try {
+    const [st, text] = await Promise.all([stat(lock), readFile(lock, 'utf8')]);
+    if (Date.now() - st.mtimeMs > LOCK_MAX_AGE_MS) return false;
+    const pid = Number(text.trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // ESRCH: that process is gone; EPERM: alive, but another user's (it still prefetches for us).
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the claim of `dir` for this process; false when a live prefetcher holds it. */
+async function claimPrefetch(dir: string): Promise<boolean> {
+  const lock = prefetcherLockPath(dir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (await prefetcherRunning(dir)) return false;
+      await unlink(lock).catch(() => {}); // stale: its process died without removing it
+    }
+  }
+  return false;
+}
+
+/** Downloads a prefetch process runs at once: about the cores of a small server, which replays WAL meanwhile. */
+const PREFETCH_PARALLEL = 2;
+
+/**
+ * wal-prefetch: fetches the `downloadConcurrency` segments after `name` into the prefetch directory of `location`,
+ * in order and PREFETCH_PARALLEL at a time, and cleans older prefetched files. Resolves when all downloads ended.
+ * Deviation from WAL-G, which starts all of them 10 ms apart: here they share two cores, and ten decoding at once
+ * made the segment restore_command asks for next arrive only with the last of them.
  */
 export async function walPrefetch(name: string, location: string, opts: WalPrefetchOptions): Promise<void> {
   const dir = opts.prefetchDir ?? dirname(location);
   parseWalName(name, opts.segmentSize); // throws NotWalNameError for names with no successor
-  const tasks: Promise<unknown>[] = [];
+  const names: string[] = [];
   let next = name;
-  for (let i = 0; i < opts.downloadConcurrency; i++) {
-    next = nextWalName(next, opts.segmentSize);
-    tasks.push(prefetchFile(next, dir, opts));
-    await new Promise((r) => setTimeout(r, opts.rampUpMs ?? 10));
+  for (let i = 0; i < opts.downloadConcurrency; i++) names.push(next = nextWalName(next, opts.segmentSize));
+  const { runningDir } = prefetchPaths(dir, name);
+  try {
+    await mkdir(runningDir, { recursive: true });
+    if (!(await claimPrefetch(dir))) {
+      log.debug('WAL-prefetch: another prefetch process is running');
+      return;
+    }
+  } catch (err) {
+    log.error(`WAL-prefetch: cannot claim ${runningDir}: ${describeError(err)}`);
+    return;
   }
-  tasks.push(cleanupPrefetchDirectories(name, dir, opts.segmentSize));
-  await Promise.all(tasks);
+  const cleanup = cleanupPrefetchDirectories(name, dir, opts.segmentSize);
+  const worker = async () => {
+    for (let n = names.shift(); n !== undefined; n = names.shift()) {
+      // A segment not archived yet means the later ones are not either: stop this worker.
+      if ((await prefetchFile(n, dir, opts)) === 'missing') return;
+    }
+  };
+  try {
+    await Promise.all([cleanup, ...Array.from({ length: Math.min(PREFETCH_PARALLEL, names.length) }, worker)]);
+  } finally {
+    await unlink(prefetcherLockPath(dir)).catch(() => {});
+  }
 }

@@ -6,17 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadNative } from '../../src/core/native.ts';
+import type { WalgNative } from '../../src/core/native.ts';
 
-interface WalgNative {
-  lz4CompressBlock(src: Uint8Array, dst: Uint8Array): Promise<number>;
-  lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): Promise<number>;
-  lz4CompressBlockSync(src: Uint8Array, dst: Uint8Array): number;
-  lz4DecompressBlockSync(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): number;
-  xxh32(data: Uint8Array, seed?: number): number;
-  xxh32State(seed?: number): Uint8Array;
-  xxh32Update(state: Uint8Array, data: Uint8Array): void;
-  xxh32Digest(state: Uint8Array): number;
-}
 const n = loadNative<WalgNative>('walg');
 
 function text(size: number, salt = 0): Buffer {

@@ -20,7 +20,7 @@ import { UploadMarkers, markerDirFor } from '../../src/pg/archive-status.ts';
 import { walPush, uploadWalFile } from '../../src/pg/wal-push.ts';
 import type { WalPushOptions } from '../../src/pg/wal-push.ts';
 import { walFetch, openArchivedWal, takePrefetched } from '../../src/pg/wal-fetch.ts';
-import { walPrefetch, prefetchPaths, prefetchPossible, cleanupPrefetchDirectories } from '../../src/pg/prefetch.ts';
+import { walPrefetch, prefetchPaths, prefetchPossible, cleanupPrefetchDirectories, prefetcherRunning, prefetcherLockPath } from '../../src/pg/prefetch.ts';
 import { formatWalName } from '../../src/pg/wal-name.ts';
 import { walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
 
@@ -380,7 +380,7 @@ test('prefetch downloads the next segments; wal-fetch uses a good prefetched fil
   writeFileSync(join(stale.prefetchDir, formatWalName(0, 99, SEG)), 'older timeline');
   await walFetch(name(50), dest, { storage: s, segmentSize: SEG, decompressorCache: null });
   rmSync(dest);
-  await walPrefetch(name(50), dest, { storage: s, segmentSize: SEG, downloadConcurrency: 5, decompressorCache: null, rampUpMs: 1 });
+  await walPrefetch(name(50), dest, { storage: s, segmentSize: SEG, downloadConcurrency: 5, decompressorCache: null });
   const p = prefetchPaths(pgwal, name(50));
   assert.deepEqual(readdirSync(p.prefetchDir).sort(), [name(51), name(52), name(53), 'running'], 'missing 54/55 leave nothing; older files cleaned');
   assert.deepEqual(readdirSync(p.runningDir), []);
@@ -391,6 +391,30 @@ test('prefetch downloads the next segments; wal-fetch uses a good prefetched fil
     rmSync(dest);
   }
   assert.deepEqual(readdirSync(p.prefetchDir), ['running']);
+});
+
+test('one prefetch process per directory: a live claim stops a second one, a dead one is taken over', async () => {
+  const s = new MemoryStorage();
+  const segs: Record<string, Buffer> = {};
+  for (let i = 70; i <= 72; i++) segs[name(i)] = segment(i);
+  const src = walDir(segs);
+  for (const n of Object.keys(segs)) await uploadWalFile(join(src, n), { storage: s, pipeline: await lz4(), preventOverwrite: false });
+  const pgwal = join(tmp(), 'pg_wal');
+  mkdirSync(pgwal);
+  const dest = join(pgwal, 'RECOVERYXLOG');
+  const lock = prefetcherLockPath(pgwal);
+  const p = prefetchPaths(pgwal, name(70));
+  assert.equal(await prefetcherRunning(pgwal), false, 'no claim');
+  mkdirSync(p.runningDir, { recursive: true });
+  writeFileSync(lock, `${process.pid}\n`);
+  assert.equal(await prefetcherRunning(pgwal), true, 'a live process claims it');
+  await walPrefetch(name(70), dest, { storage: s, segmentSize: SEG, downloadConcurrency: 3, decompressorCache: null });
+  assert.deepEqual(readdirSync(p.prefetchDir), ['running'], 'nothing downloaded while another prefetcher runs');
+  writeFileSync(lock, '4194303999\n'); // no such process
+  assert.equal(await prefetcherRunning(pgwal), false, 'a dead claimant');
+  await walPrefetch(name(70), dest, { storage: s, segmentSize: SEG, downloadConcurrency: 3, decompressorCache: null });
+  assert.deepEqual(readdirSync(p.prefetchDir).sort(), [name(71), name(72), 'running']);
+  assert.equal(existsSync(lock), false, 'the claim is released');
 });
 
 test('corrupt or mis-sized prefetched files are not used, removed, and the segment is downloaded', async () => {

@@ -5,7 +5,7 @@ import type { CommandContext } from '../../cli/context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { walFetch } from '../../pg/wal-fetch.ts';
-import { prefetchPossible, prefetchWindowFilled, spawnPrefetch } from '../../pg/prefetch.ts';
+import { prefetchPossible, prefetchWindowFilled, prefetcherRunning, spawnPrefetch } from '../../pg/prefetch.ts';
 import { dirname } from 'node:path';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
@@ -35,6 +35,11 @@ export async function run(ctx: CommandContext, walName: string, destination: str
   const dir = cfg.get('WALG_PREFETCH_DIR') ?? dirname(destination);
   if (await prefetchWindowFilled(walName, dir, segmentSize, Math.ceil(downloadConcurrency / 2))) {
     log.debug(`WAL-prefetch: next ${Math.ceil(downloadConcurrency / 2)} segments already prefetched, not starting a prefetcher`);
+    return;
+  }
+  // Nor while one is still working through its window (it downloads in order, two at a time).
+  if (await prefetcherRunning(dir)) {
+    log.debug('WAL-prefetch: a prefetch process is running, not starting another');
     return;
   }
   spawnPrefetch(walName, destination, {

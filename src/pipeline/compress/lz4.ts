@@ -6,22 +6,9 @@
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { loadNative } from '../../core/native.ts';
+import type { WalgNative } from '../../core/native.ts';
 import { CorruptObjectError } from '../../core/errors.ts';
 import type { Compressor } from '../types.ts';
-
-/** The functions of walg_native this codec uses (see src/native/walg_native.c for their contracts). */
-interface WalgNative {
-  lz4CompressBlock(src: Uint8Array, dst: Uint8Array): Promise<number>;
-  lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): Promise<number>;
-  lz4CompressBlockSync(src: Uint8Array, dst: Uint8Array): number;
-  lz4DecompressBlockSync(src: Uint8Array, dst: Uint8Array, dict?: Uint8Array | null): number;
-  xxh32(data: Uint8Array, seed?: number): number;
-  xxh32State(seed?: number): Uint8Array;
-  xxh32Reset(state: Uint8Array, seed?: number): void;
-  xxh32Update(state: Uint8Array, data: Uint8Array): void;
-  xxh32UpdateAsync(state: Uint8Array, data: Uint8Array): Promise<unknown>;
-  xxh32Digest(state: Uint8Array): number;
-}
 
 let binding: WalgNative | undefined;
 function native(): WalgNative {
