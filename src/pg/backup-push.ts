@@ -15,6 +15,7 @@ import { metadataKey, filesMetadataKey, sentinelKey, tarPartitionsFolder } from 
 import { DATE_FMT, encodeMetadata, encodeSentinel } from '../backup/sentinel.ts';
 import type { BackupSentinel, ExtendedMetadata, TablespaceSpec } from '../backup/sentinel.ts';
 import { encodeStages, through, withExtension } from '../pipeline/pipeline.ts';
+import { lendToEncoder } from '../pipeline/compress/lz4.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
 import type { Storage } from '../storage/types.ts';
 import { filesMetadataBody, localRfc3339Nano, parseRfc3339Ns } from './files-metadata.ts';
@@ -258,9 +259,14 @@ async function headerFor(item: WalkItem): Promise<TarHeaderInput> {
   };
 }
 
-const READ_CHUNK = 1 << 20;
+const READ_CHUNK = 4 << 20;
+/** Read buffers given back by the lz4 encoder, for reuse; at most READ_BUFFERS_KEPT are kept. */
+const readBuffers: Buffer[] = [];
+const READ_BUFFERS_KEPT = 8;
+/** Reads at least this long use (and lend) a pooled READ_CHUNK buffer. */
+const LEND_FROM = 1 << 20;
 /** Reads kept in flight ahead of the consumer (memory: this many chunks plus the one being consumed). */
-const READ_AHEAD = 3;
+const READ_AHEAD = 2;
 
 /**
  * Reads up to `size` bytes of an open file (fewer if it shrank; the tar writer zero-pads). READ_AHEAD reads are
@@ -271,8 +277,17 @@ async function* fileChunks(fh: import('node:fs/promises').FileHandle, size: numb
   let issued = 0; // bytes asked for so far
   const readAt = (at: number) => {
     const n = Math.min(size - at, READ_CHUNK);
-    const buf = Buffer.allocUnsafe(n);
-    return fh.read(buf, 0, n, at).then(({ bytesRead }) => (bytesRead === n ? buf : buf.subarray(0, bytesRead)));
+    if (n < LEND_FROM) {
+      // Small files and tails: a buffer of their own size, copied into a block by the encoder.
+      const buf = Buffer.allocUnsafe(n);
+      return fh.read(buf, 0, n, at).then(({ bytesRead }) => (bytesRead === n ? buf : buf.subarray(0, bytesRead)));
+    }
+    const base = readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK);
+    return fh.read(base, 0, n, at).then(({ bytesRead }) => {
+      // Lent to the lz4 encoder, which codes it in place and gives it back for the next read: no copy, and no
+      // gigabytes of fresh buffers for the GC. Any other consumer simply keeps it (it is not reused then).
+      return lendToEncoder(base.subarray(0, bytesRead), () => { if (readBuffers.length < READ_BUFFERS_KEPT) readBuffers.push(base); });
+    });
   };
   const ahead: Array<{ read: Promise<Buffer>; want: number }> = [];
   const fill = () => {

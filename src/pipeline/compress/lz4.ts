@@ -117,6 +117,20 @@ function corrupt(message: string, cause?: unknown): CorruptObjectError {
 
 function noop(): void { /* a rejection is handled where the promise is awaited */ }
 
+/**
+ * Chunks lent to the encoder by their producer (backup-push's file reader), with the function that gives each
+ * back. The encoder codes such a chunk in place as a block of its own instead of copying it, and calls the release
+ * function once it no longer needs the bytes: after the block is compressed and hashed, never when the chunk went
+ * downstream as a raw block. The producer must not touch a lent buffer before its release.
+ */
+const lent = new WeakMap<Uint8Array, () => void>();
+
+/** Lends `buf` to the next lz4 encoder that gets it as a chunk (see `lent`); returns `buf`. */
+export function lendToEncoder(buf: Buffer, release: () => void): Buffer {
+  lent.set(buf, release);
+  return buf;
+}
+
 /** A block compressed on the pool: `n` bytes of LZ4 data at dst[4, 4 + n), or n = 0 when it did not shrink. */
 interface EncodeJob {
   result: Promise<number>;
@@ -125,6 +139,8 @@ interface EncodeJob {
   block: Buffer;
   len: number;
   dst: Buffer;
+  /** Set for a lent chunk coded in place: gives it back instead of recycling it as a block buffer. */
+  release?: () => void;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -193,6 +209,14 @@ class Lz4FrameEncoder extends Transform {
 
   async #write(chunk: Buffer): Promise<void> {
     this.#start();
+    const release = lent.get(chunk);
+    if (release !== undefined && chunk.length >= SYNC_BELOW && chunk.length <= LZ4_BLOCK_SIZE) {
+      // A lent chunk is a block of its own (blocks may be shorter than the frame maximum): no copy.
+      lent.delete(chunk);
+      if (this.#fill > 0) await this.#submit();
+      await this.#submitBlock(chunk, chunk.length, release);
+      return;
+    }
     let pos = 0;
     while (pos < chunk.length) {
       // Always our own buffer (never a view of the caller's chunk, which the caller may reuse once we return).
@@ -210,15 +234,21 @@ class Lz4FrameEncoder extends Transform {
     const len = this.#fill;
     this.#block = null;
     this.#fill = 0;
+    await this.#submitBlock(block, len);
+  }
+
+  /** Queues block[0, len) for compression and hashing, after making room in the queue. */
+  async #submitBlock(block: Buffer, len: number, release?: () => void): Promise<void> {
     if (this.#queue.length >= inFlight()) await this.#emitOldest();
-    const dst = this.#spareOut.pop() ?? Buffer.allocUnsafeSlow(4 + LZ4_BLOCK_SIZE);
+    // Short blocks (tar headers and padding between lent chunks) get a right-sized output buffer, not a 4 MiB one.
+    const dst = len < SYNC_BELOW ? Buffer.allocUnsafe(4 + len) : this.#spareOut.pop() ?? Buffer.allocUnsafeSlow(4 + LZ4_BLOCK_SIZE);
     // Capacity len - 1: a block that does not shrink comes back as 0 and is stored raw.
     const result = len > 1 ? compressBlock(block.subarray(0, len), dst.subarray(4, 4 + len - 1)) : Promise.resolve(0);
     result.catch(noop);
     // The content checksum of our own copy of the input, on the pool too, one block after the other.
     const hashed = this.#hash.feed(block.subarray(0, len));
     hashed.catch(noop);
-    this.#queue.push({ result, hashed, block, len, dst });
+    this.#queue.push({ result, hashed, block, len, dst, release });
   }
 
   /** Waits for the oldest block and writes it, so blocks leave in the order they came in. */
@@ -235,23 +265,25 @@ class Lz4FrameEncoder extends Transform {
       job.dst.writeUInt32LE(size, 0);
       if (4 + size < COPY_BELOW) {
         this.push(Buffer.from(job.dst.subarray(0, 4 + size)));
-        this.#recycle(this.#spareOut, job.dst);
+        if (job.dst.length === 4 + LZ4_BLOCK_SIZE) this.#recycle(this.#spareOut, job.dst);
       } else {
         this.push(job.dst.subarray(0, 4 + size)); // the buffer now belongs downstream
       }
-      this.#recycle(this.#spareIn, job.block);
+      if (job.release) job.release();
+      else this.#recycle(this.#spareIn, job.block);
     } else {
       // Compression did not help: store the block raw with the high bit set. The buffer now belongs downstream.
       const header = Buffer.allocUnsafe(4);
       header.writeUInt32LE((job.len | UNCOMPRESSED_BIT) >>> 0, 0);
       this.push(header);
       this.push(job.block.subarray(0, job.len));
-      this.#recycle(this.#spareOut, job.dst);
+      if (job.dst.length === 4 + LZ4_BLOCK_SIZE) this.#recycle(this.#spareOut, job.dst);
     }
   }
 
   #recycle(list: Buffer[], b: Buffer): void {
-    if (list.length < inFlight()) list.push(b);
+    // One more than the blocks in flight: the block being filled needs one while the queue is full.
+    if (list.length <= inFlight()) list.push(b);
   }
 
   async #finish(): Promise<void> {
@@ -307,6 +339,8 @@ class Lz4FrameDecoder extends Transform {
 
   readonly #queue: Array<Promise<Buffer>> = [];
   readonly #spare: Buffer[] = [];
+  /** Output buffers whose short result was copied out, free for the next block. */
+  readonly #spareOut: Buffer[] = [];
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#feed(chunk).then(() => cb(), cb);
@@ -471,14 +505,27 @@ class Lz4FrameDecoder extends Transform {
     this.#queue.push(out);
   }
 
-  /** Decodes a stored block into a fresh buffer that goes downstream; the input buffer is recycled. */
+  /**
+   * Decodes a stored block; the input buffer is recycled. A big result goes downstream in its own buffer; a short
+   * one (tar headers, the tail) is copied out so that its output buffer is reused for the next block.
+   */
   async #decode(block: Buffer, size: number, raw: boolean, dict: Buffer | null): Promise<Buffer> {
     if (raw) return block.subarray(0, size); // the buffer goes downstream, not back to #spare
     // The frame's maximum bounds every valid block: a block decoding to more is malformed and fails in liblz4.
-    const dst = Buffer.allocUnsafeSlow(this.#blockMax);
-    const n = await decompressBlock(block.subarray(0, size), dst, dict);
-    this.#recycle(block);
-    return n < COPY_BELOW && n < this.#blockMax ? Buffer.from(dst.subarray(0, n)) : dst.subarray(0, n);
+    let dst = this.#spareOut.pop();
+    if (!dst || dst.length < this.#blockMax) dst = Buffer.allocUnsafeSlow(this.#blockMax);
+    let n: number;
+    try {
+      n = await decompressBlock(block.subarray(0, size), dst, dict);
+    } finally {
+      this.#recycle(block);
+    }
+    if (n < COPY_BELOW && n < this.#blockMax) {
+      const out = Buffer.from(dst.subarray(0, n));
+      if (this.#spareOut.length <= inFlight()) this.#spareOut.push(dst);
+      return out;
+    }
+    return dst.subarray(0, n);
   }
 
   async #emitOldest(): Promise<void> {
