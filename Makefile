@@ -49,7 +49,7 @@ bench: deps system-deps native build
 	$(NODE) bench/crypt.ts
 	$(NODE) bench/startup.ts
 	$(NODE) bench/wal.ts --scale 20 --seconds 20
-	$(NODE) bench/backup.ts 100 3
+	$(NODE) bench/backup.ts 100 7
 	$(NODE) bench/delta.ts 100
 	$(NODE) bench/mysql.ts 300 2
 
