@@ -273,7 +273,7 @@ const READ_AHEAD = 2;
  * kept in flight ahead of the consumer, so thread-pool reads overlap with framing and compression; memory is
  * bounded by READ_AHEAD + 1 chunks.
  */
-async function* fileChunks(fh: import('node:fs/promises').FileHandle, size: number, limiter?: RateLimiter): AsyncGenerator<Buffer> {
+export async function* fileChunks(fh: import('node:fs/promises').FileHandle, size: number, limiter?: RateLimiter): AsyncGenerator<Buffer> {
   let issued = 0; // bytes asked for so far
   const readAt = (at: number) => {
     const n = Math.min(size - at, READ_CHUNK);
