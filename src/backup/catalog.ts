@@ -3,6 +3,7 @@
 // and of backup-mark (rewriting only metadata.json).
 
 import { CorruptObjectError } from '../core/errors.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
 import { parseJsonExact, stringifyGo } from './json.ts';
@@ -21,20 +22,6 @@ export interface CatalogEntry {
   metadata?: ExtendedMetadata;
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. Rejects on the first error. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try { out[i] = await fn(items[i]!, i); } catch (err) { failed = true; throw err; }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
 
 /**
  * Loads every backup that has a sentinel under `root`, oldest first by sentinel LastModified, with its sentinel

@@ -35,11 +35,10 @@ export interface WalgNative {
   xxh32Digest(state: Uint8Array): number;
 }
 
-
 const cache = new Map<string, unknown>();
 
 // Set by scripts/build.ts in the single executable: the sha256 (16 hex digits) of each embedded addon, so that
-// start-up does not hash megabytes of addon (nor load node:crypto) to name its cache file.
+// start-up does not hash megabytes of addon to name its cache file.
 declare const __WALG_NATIVE_DIGESTS: Record<string, string> | undefined;
 
 /** The node:sea API of the single executable we run as, or undefined when running from source. */
@@ -75,23 +74,26 @@ export function loadNative<T = unknown>(name: NativeAddon): T {
       writeFileSync(tmp, data, { mode: 0o500 });
       renameSync(tmp, file);
     }
-    const mod = { exports: {} as unknown };
-    process.dlopen(mod, file);
-    exports = mod.exports;
+    exports = dlopenFile(file);
   } else {
     const rel = NATIVE_ADDONS[name];
     if (rel.startsWith('./')) {
       const path = fileURLToPath(new URL(`../../${rel.slice(2)}`, import.meta.url));
       if (!existsSync(path)) throw new Error(`native addon ${name} is not built (${path}): run \`make native\``);
-      const mod = { exports: {} as unknown };
-      process.dlopen(mod, path);
-      exports = mod.exports;
+      exports = dlopenFile(path);
     } else {
       exports = createRequire(import.meta.url)(rel);
     }
   }
   cache.set(name, exports);
   return exports as T;
+}
+
+/** The exports of the addon file at `path`. */
+function dlopenFile(path: string): unknown {
+  const mod = { exports: {} as unknown };
+  process.dlopen(mod, path);
+  return mod.exports;
 }
 
 /** The 16-hex-digit sha256 prefix that names an addon's cache file (scripts/build.ts computes the same). */

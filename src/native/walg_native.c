@@ -381,27 +381,37 @@ static napi_value js_xxh32_reset(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value js_xxh32_update(napi_env env, napi_callback_info info) {
+/* The (state, data) arguments of the update calls. Returns 0 with a pending exception on bad arguments. */
+static int update_args(napi_env env, napi_callback_info info, napi_value args[2], xxh32_state **s, uint8_t **data, size_t *len) {
   size_t argc = 2;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "walg_native: internal N-API failure in napi_get_cb_info");
+    return 0;
+  }
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "walg_native: expected (state, data)");
+    return 0;
+  }
+  return state_of(env, args[0], s) && bytes_of(env, args[1], "data", data, len);
+}
+
+static napi_value js_xxh32_update(napi_env env, napi_callback_info info) {
   napi_value args[2];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   xxh32_state *s;
   uint8_t *data;
   size_t len;
-  if (argc < 2 || !state_of(env, args[0], &s) || !bytes_of(env, args[1], "data", &data, &len)) return NULL;
+  if (!update_args(env, info, args, &s, &data, &len)) return NULL;
   xxh32_update(s, data, len);
   return NULL;
 }
 
 /* The state must not be used by anything else until the promise settles: callers chain their updates. */
 static napi_value js_xxh32_update_async(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value args[2];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   xxh32_state *s;
   uint8_t *data;
   size_t len;
-  if (argc < 2 || !state_of(env, args[0], &s) || !bytes_of(env, args[1], "data", &data, &len)) return NULL;
+  if (!update_args(env, info, args, &s, &data, &len)) return NULL;
   block_job *j = (block_job *)calloc(1, sizeof *j);
   if (j == NULL) {
     napi_throw_error(env, NULL, "walg_native: out of memory");

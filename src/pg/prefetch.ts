@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveNonExistenceError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import type { Storage } from '../storage/types.ts';
 import { compareWalSegments, isWalSegmentName, nextWalName, parseWalName, tryParseWalName } from './wal-name.ts';
 import type { WalReadOptions } from './wal-fetch.ts';
@@ -254,14 +255,14 @@ export async function walPrefetch(name: string, location: string, opts: WalPrefe
     return;
   }
   const cleanup = cleanupPrefetchDirectories(name, dir, opts.segmentSize);
-  const worker = async () => {
-    for (let n = names.shift(); n !== undefined; n = names.shift()) {
-      // A segment not archived yet means the later ones are not either: stop this worker.
-      if ((await prefetchFile(n, dir, opts)) === 'missing') return;
-    }
-  };
+  // A segment not archived yet means the later ones are not either: none after it is started.
+  let missingFrom = Infinity;
+  const fetchInOrder = mapLimit(names, PREFETCH_PARALLEL, async (n, i) => {
+    if (i > missingFrom) return;
+    if ((await prefetchFile(n, dir, opts)) === 'missing') missingFrom = Math.min(missingFrom, i);
+  });
   try {
-    await Promise.all([cleanup, ...Array.from({ length: Math.min(PREFETCH_PARALLEL, names.length) }, worker)]);
+    await Promise.all([cleanup, fetchInOrder]);
   } finally {
     await unlink(prefetcherLockPath(dir)).catch(() => {});
   }

@@ -3,7 +3,8 @@
 // it. Also the pieces wal-verify shares: listing, segment parsing, history files, backup details, go-pretty tables.
 
 import { rfc3339Nano, stringifyGo } from '../backup/json.ts';
-import { mapLimit, metadataFromSentinel } from '../backup/catalog.ts';
+import { metadataFromSentinel } from '../backup/catalog.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../backup/layout.ts';
 import { readMetadata, readSentinel } from '../backup/sentinel.ts';
 import type { ExtendedMetadata } from '../backup/sentinel.ts';

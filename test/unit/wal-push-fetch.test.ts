@@ -364,15 +364,20 @@ test('wal-fetch of a corrupt object fails and leaves no destination file', async
   assert.deepEqual(readdirSync(d), []);
 });
 
-test('prefetch downloads the next segments; wal-fetch uses a good prefetched file', async () => {
+/** Segments first..last archived (lz4) in a memory storage, and an empty pg_wal with the RECOVERYXLOG path. */
+async function archivedSegments(first: number, last: number): Promise<{ s: MemoryStorage; segs: Record<string, Buffer>; pgwal: string; dest: string }> {
   const s = new MemoryStorage();
   const segs: Record<string, Buffer> = {};
-  for (let i = 50; i <= 53; i++) segs[name(i)] = segment(i);
+  for (let i = first; i <= last; i++) segs[name(i)] = segment(i);
   const src = walDir(segs);
   for (const n of Object.keys(segs)) await uploadWalFile(join(src, n), { storage: s, pipeline: await lz4(), preventOverwrite: false });
   const pgwal = join(tmp(), 'pg_wal');
   mkdirSync(pgwal);
-  const dest = join(pgwal, 'RECOVERYXLOG');
+  return { s, segs, pgwal, dest: join(pgwal, 'RECOVERYXLOG') };
+}
+
+test('prefetch downloads the next segments; wal-fetch uses a good prefetched file', async () => {
+  const { s, segs, pgwal, dest } = await archivedSegments(50, 53);
   const stale = prefetchPaths(pgwal, name(49));
   mkdirSync(stale.runningDir, { recursive: true });
   writeFileSync(stale.prefetched, 'old');
@@ -394,14 +399,7 @@ test('prefetch downloads the next segments; wal-fetch uses a good prefetched fil
 });
 
 test('one prefetch process per directory: a live claim stops a second one, a dead one is taken over', async () => {
-  const s = new MemoryStorage();
-  const segs: Record<string, Buffer> = {};
-  for (let i = 70; i <= 72; i++) segs[name(i)] = segment(i);
-  const src = walDir(segs);
-  for (const n of Object.keys(segs)) await uploadWalFile(join(src, n), { storage: s, pipeline: await lz4(), preventOverwrite: false });
-  const pgwal = join(tmp(), 'pg_wal');
-  mkdirSync(pgwal);
-  const dest = join(pgwal, 'RECOVERYXLOG');
+  const { s, segs, pgwal, dest } = await archivedSegments(70, 72);
   const lock = prefetcherLockPath(pgwal);
   const p = prefetchPaths(pgwal, name(70));
   assert.equal(await prefetcherRunning(pgwal), false, 'no claim');

@@ -3,7 +3,7 @@
 
 import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
-import { mapLimit } from '../../backup/catalog.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
 import { listStreamBackups } from '../../mysql/catalog.ts';
 import { formatTime, jsonTime, prettyTable, prettyTime, renderBackupList } from '../pg/backup-list.ts';

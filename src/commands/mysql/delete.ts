@@ -5,7 +5,8 @@
 import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
-import { deleteObjects, mapLimit } from '../../backup/catalog.ts';
+import { deleteObjects } from '../../backup/catalog.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 import { listStreamBackups } from '../../mysql/catalog.ts';
 import { parseBeforeArgs, parseEverythingArgs, parseRetainArgs, parseTargetArgs } from '../../backup/retention.ts';
 import type { DeletePlan, PlanMessage } from '../../backup/retention.ts';

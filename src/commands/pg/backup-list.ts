@@ -3,7 +3,8 @@
 
 import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
-import { mapLimit, metadataFromSentinel } from '../../backup/catalog.ts';
+import { metadataFromSentinel } from '../../backup/catalog.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 import { parseRfc3339 } from '../../backup/retention.ts';
 import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
 import { listBackups, readMetadata, readSentinel } from '../../backup/sentinel.ts';

@@ -1,7 +1,7 @@
 // LZ4 frame codec (walg-format.md §2). We write exactly one frame per object (FLG 0x64, BD 0x70, content checksum)
 // and read any conformant sequence of frames. Framing lives here in JS; block coding (liblz4) and xxHash32 run in
-// the project's own addon (src/native/walg_native.c), blocks on libuv's thread pool so that several are coded on
-// other cores while the main thread reads, hashes and writes.
+// the project's own addon (src/native/walg_native.c), on libuv's thread pool, so that several blocks are coded and
+// hashed on other cores while the main thread reads and writes.
 
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { availableParallelism } from 'node:os';
