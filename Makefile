@@ -38,7 +38,7 @@ test: deps system-deps native typecheck build
 
 # The main job on an embedded default: throwaway PostgreSQL -> WAL archive + base backup on a local file storage
 # -> cluster dropped -> restored to a restore point -> same data. Exits non-zero if anything differs.
-demo: deps system-deps native
+demo: deps system-deps native build
 	bash scripts/demo.sh
 
 test-unit: deps native

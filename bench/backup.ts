@@ -16,7 +16,7 @@ import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The single executable when it is built (what users run), else the sources.
-const BIN = process.env.WALG_BIN ?? (existsSync(join(ROOT, 'dist/wal-g')) ? join(ROOT, 'dist/wal-g') : join(ROOT, 'bin/wal-g'));
+const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const scale = Number(process.argv[2] ?? 100);
 const runs = Number(process.argv[3] ?? 3);
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');

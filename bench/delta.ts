@@ -13,7 +13,7 @@ import { measure, startBenchCluster, waitArchived } from './harness.ts';
 import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = process.env.WALG_BIN ?? join(ROOT, 'bin/wal-g');
+const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const scale = Number(process.argv[2] ?? 100);
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
 

@@ -1,7 +1,7 @@
 // MySQL/MariaDB stream backup throughput: `wal-g mysql backup-push` / `backup-fetch` (mariabackup stream, lz4,
 // file storage) against the same mariabackup stream written straight to a file with the lz4 CLI
 // (`mariabackup ... | lz4 > file`, `lz4 -d < file | mbstream -x`), same machine, same run, alternating.
-// Usage: node bench/mysql.ts [data_mb] [runs]   (defaults 300 and 2). Uses dist/wal-g when present, else bin/wal-g
+// Usage: node bench/mysql.ts [data_mb] [runs]   (defaults 300 and 2). Runs dist/wal-g (make build), or WALG_BIN
 // (WALG_BIN overrides). MB/s is of the uncompressed stream. Writes bench/results/mysql.md. Not a test.
 
 import { execFileSync } from 'node:child_process';
@@ -15,18 +15,8 @@ import { measure } from './harness.ts';
 import type { Measure } from './harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** dist/wal-g when it exists and already has the MySQL commands (a dist built before them is skipped). */
-function pickBinary(): string {
-  if (process.env.WALG_BIN) return process.env.WALG_BIN;
-  const dist = join(ROOT, 'dist/wal-g');
-  if (existsSync(dist)) {
-    try {
-      if (execFileSync(dist, ['mysql', '--help'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().includes('binlog-push')) return dist;
-    } catch { /* stale build */ }
-  }
-  return join(ROOT, 'bin/wal-g');
-}
-const BIN = pickBinary();
+/** The artefact users install (make build); WALG_BIN picks another build. */
+const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const dataMb = Number(process.argv[2] ?? 300);
 const runs = Number(process.argv[3] ?? 2);
 

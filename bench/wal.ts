@@ -4,7 +4,7 @@
 //   (c) archive recovery through restore_command: `wal-g wal-fetch` (with its prefetch) vs `pgbackrest archive-get`,
 //       as segments/s of a real replay, plus the bare fetch loop without Postgres.
 // usage: node bench/wal.ts [--scale N] [--seconds S]   (WALG_BIN=<binary> to pick the wal-g build; default dist/wal-g
-// when built, else bin/wal-g). Needs postgresql-15 and pgbackrest (apt). Writes bench/results/wal.md.
+// from make build). Needs postgresql-15 and pgbackrest (apt). Writes bench/results/wal.md.
 
 import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,7 +23,7 @@ const arg = (name: string, def: number) => {
 };
 const SCALE = arg('scale', 20);
 const SECONDS = arg('seconds', 20);
-const WALG = process.env.WALG_BIN ?? (existsSync(join(ROOT, 'dist/wal-g')) ? join(ROOT, 'dist/wal-g') : join(ROOT, 'bin/wal-g'));
+const WALG = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const PGBR = '/usr/bin/pgbackrest';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,9 +5,9 @@
 // usage: node scripts/build.ts [--bundle-only] [--no-snapshot]
 
 import { build } from 'esbuild';
-import type { Plugin } from 'esbuild';
+import type { Metafile, Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync, rmSync, chmodSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,57 @@ const nativeAliases: Plugin = {
   },
 };
 
+// A Node single executable has no dynamic-import callback: an `import()` left in the bundle throws "A dynamic import
+// callback was not specified" at run time (the same holds for chunks run through vm.Script). esbuild keeps
+// `import('node:x')` of a built-in as a real import(); resolve it to a small CommonJS module that require()s the
+// built-in instead, so esbuild turns the import() into a require.
+export const builtinDynamicImports: Plugin = {
+  name: 'builtin-dynamic-imports',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || !isBuiltin(args.path)) return undefined;
+      return { path: args.path, namespace: 'walg-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'walg-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path.startsWith('node:') ? args.path : `node:${args.path}`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Fails the build when an output still holds a dynamic import that the executable cannot resolve: an external
+ * module reached by import() (esbuild's metafile records it), or an import() whose argument is not a literal
+ * (esbuild leaves those as they are; they show as `import(` in the code). Returns the problems found, one per line.
+ */
+export function unresolvableDynamicImports(metafile: Metafile, code: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [out, info] of Object.entries(metafile.outputs)) {
+    for (const imp of info.imports) {
+      if (imp.kind === 'dynamic-import' && imp.external) problems.push(`${out}: import('${imp.path}') of an external module`);
+    }
+  }
+  for (const [out, text] of code) {
+    // A call, not a word in a string or a property name such as `x.import(`.
+    const re = /(?<![\w$.'"`])import\(/g;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const line = text.slice(0, m.index).split('\n').length;
+      problems.push(`${out}:${line}: ${text.slice(m.index, m.index + 60).split('\n')[0]}`);
+    }
+  }
+  return problems;
+}
+
+/** Throws with every unresolvable dynamic import of `outputs` (bundle files just written) listed. */
+function checkDynamicImports(metafile: Metafile | undefined, outputs: string[]): void {
+  if (!metafile) throw new Error('build: esbuild returned no metafile');
+  const code = new Map(outputs.map((f) => [f, readFileSync(f, 'utf8')] as const));
+  const problems = unresolvableDynamicImports(metafile, code);
+  if (problems.length > 0) {
+    throw new Error(`build: the bundle holds dynamic imports a single executable cannot resolve:\n  ${problems.join('\n  ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   const bundleOnly = process.argv.includes('--bundle-only');
   const snapshot = !process.argv.includes('--no-snapshot');
@@ -94,7 +145,7 @@ async function main(): Promise<void> {
   // Each addon's file: ours from build/ (make native), the others from their packages.
   const addons = Object.entries(NATIVE_ADDONS).map(([name, rel]) => [name, rel.startsWith('./') ? join(root, rel) : require.resolve(rel)] as const);
   const digests = Object.fromEntries(addons.map(([name, file]) => [name, addonDigest(readFileSync(file))]));
-  await build({
+  const mainResult = await build({
     entryPoints: [join(root, 'src/cli/entry.ts')],
     bundle: true,
     platform: 'node',
@@ -104,22 +155,28 @@ async function main(): Promise<void> {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [nativeAliases, lazyChunks],
+    plugins: [builtinDynamicImports, nativeAliases, lazyChunks],
+    metafile: true,
+    // Stack traces at WALG_LOG_LEVEL=DEVEL name src/ files through this map (src/core/stack.ts), embedded as an asset.
+    sourcemap: 'external',
+    sourcesContent: false,
     // import.meta.url has no CommonJS meaning; give modules that use it (createRequire) the bundle's own URL.
     define: { 'import.meta.url': '__walg_import_meta_url', __WALG_NATIVE_DIGESTS: JSON.stringify(digests) },
     banner: { js: 'const __walg_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   });
-  const assets: Record<string, string> = {};
+  checkDynamicImports(mainResult.metafile, [bundle]);
+  const assets: Record<string, string> = { 'wal-g.cjs.map': `${bundle}.map` };
   mkdirSync(join(dist, 'chunks'), { recursive: true });
   for (const [chunk, pkgs] of Object.entries(LAZY_CHUNKS)) {
     const out = join(dist, 'chunks', `chunk-${chunk}.cjs`);
-    await build({
+    const chunkResult = await build({
       stdin: { contents: `module.exports = {${pkgs.map((p) => `${JSON.stringify(p)}: require(${JSON.stringify(p)})`).join(', ')}};`, resolveDir: root, loader: 'js' },
       bundle: true, platform: 'node', target: 'node24', format: 'cjs', outfile: out,
-      minifySyntax: true, legalComments: 'none', logLevel: 'warning', plugins: [nativeAliases],
+      minifySyntax: true, legalComments: 'none', logLevel: 'warning', plugins: [builtinDynamicImports, nativeAliases], metafile: true,
       define: { 'import.meta.url': '__walg_import_meta_url' },
       banner: { js: 'const __walg_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
     });
+    checkDynamicImports(chunkResult.metafile, [out]);
     assets[`chunk-${chunk}.cjs`] = out;
   }
   if (bundleOnly) return;

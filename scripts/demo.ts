@@ -12,7 +12,7 @@ import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity } f
 import type { PgCluster } from '../test/servers/postgres.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
-const BIN = process.env.WALG_BIN ?? join(ROOT, 'bin/wal-g');
+const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const t0 = Date.now();
 const step = (s: string) => console.log(`\n==> [${((Date.now() - t0) / 1000).toFixed(1)} s] ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,6 +8,7 @@ import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
 import { describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
+import { sourceMappedStack } from '../core/stack.ts';
 
 /** Runs the CLI with `argv` (without node and script path) and resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -38,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (isBrokenPipe(err)) return exitCodeFor(err); // the reader of stdout is gone: nothing to report to
     log.error(describeError(err));
-    if (log.isDevel && err instanceof Error && err.stack) log.error(err.stack);
+    if (log.isDevel && err instanceof Error && err.stack) log.error(sourceMappedStack(err.stack));
     return exitCodeFor(err);
   } finally {
     process.off('SIGINT', onSignal);

@@ -83,7 +83,8 @@ export function buildStorageTools(): Command {
   st.command('cat').argument('<remote>', 'relative object path').description('Write the raw object to stdout')
     .option('--decrypt', 'decrypt the object', false)
     .option('--decompress', 'decompress the object', false)
-    .action(async (remote: string, opts: { decrypt: boolean; decompress: boolean }, cmd: Command) => withContext(async (ctx) =>
+    .option('--range <start:end>', 'ours: only bytes [start, end) of the stored object (not with --decrypt/--decompress)')
+    .action(async (remote: string, opts: { decrypt: boolean; decompress: boolean; range?: string }, cmd: Command) => withContext(async (ctx) =>
       (await import('../commands/st/cat.ts')).run(ctx, remote, { ...g(cmd), ...opts })));
 
   st.command('put').argument('<paths...>', 'local_path destination_path, or destination_path with -s')

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { seaApi } from './native.ts';
+import { log } from './log.ts';
 
 const loaded = new Map<string, Record<string, unknown>>();
 
@@ -22,6 +23,8 @@ export function loadChunk(name: string): Record<string, unknown> {
   if (hit) return hit;
   const sea = seaApi();
   const file = `chunk-${name}.cjs`;
+  // Named at DEVEL so that a test of the artefact can see which chunks a command loaded (test/integration/storage-lazy).
+  log.debug(`loading lazy chunk '${name}'`);
   const code = sea ? sea.getAsset(file, 'utf8') : readFileSync(join(dirname(process.argv[1] ?? '.'), 'chunks', file), 'utf8');
   const digest = createHash('sha256').update(code).digest('hex').slice(0, 16);
   const cacheDir = join(tmpdir(), `wal-g-code-cache-${process.getuid?.() ?? 'u'}`);

@@ -3,7 +3,7 @@
 // §6.3). compat: WAL-G orders archived binlogs by LastModified (upload time), not by name; so does this module.
 
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CorruptObjectError, ObjectNotFoundError, WalgError } from '../core/errors.ts';
@@ -180,7 +180,6 @@ export async function fetchBinlogs(o: FetchBinlogsOptions): Promise<ArchivedBinl
 }
 
 async function readLocalHead(path: string): Promise<BinlogHead> {
-  const { open } = await import('node:fs/promises');
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(BINLOG_HEADER_READ);

@@ -6,7 +6,7 @@ import { mkdir, open, opendir, rename, rm, stat, unlink } from 'node:fs/promises
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ObjectNotFoundError, StorageError, CancelledError } from '../core/errors.ts';
 import { existsByStat, openBody } from './body.ts';
 import { folderPrefix } from './types.ts';
@@ -81,7 +81,6 @@ export class FileStorage implements Storage {
     const start = opts?.range?.start ?? 0;
     const end = opts?.range?.end;
     if (end !== undefined && end <= start) {
-      const { Readable } = await import('node:stream');
       return Readable.from([]);
     }
     // 1 MiB reads instead of the 64 KiB default: a sixteenth of the read calls on the main thread per object.

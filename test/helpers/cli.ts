@@ -1,4 +1,5 @@
-// Runs the wal-g CLI as a child process (from source via bin/wal-g, or the built dist/wal-g) for tests.
+// Runs the wal-g CLI as a child process for tests: the artefact users install, dist/wal-g (make test builds it
+// first), unless the development switch WALG_TEST_FROM_SOURCE=1 asks for bin/wal-g (the TypeScript sources).
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,17 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 export const SOURCE_BIN = join(ROOT, 'bin/wal-g');
 export const DIST_BIN = join(ROOT, 'dist/wal-g');
+
+/** The development switch: set to 1 to run the tool from the sources instead of the artefact. */
+export const FROM_SOURCE_SWITCH = 'WALG_TEST_FROM_SOURCE';
+
+/** The executable the tests run for `env`: dist/wal-g, or bin/wal-g only when the development switch is 1. */
+export function toolBin(env: Record<string, string | undefined> = process.env): string {
+  return env[FROM_SOURCE_SWITCH] === '1' ? SOURCE_BIN : DIST_BIN;
+}
+
+/** What every integration test spawns (archive_command, restore_command, the daemon, the CLI). */
+export const WALG_BIN = toolBin();
 
 export interface RunResult { code: number; stdout: Buffer; stderr: string }
 
@@ -34,9 +46,9 @@ export function runBin(bin: string, args: string[], env: Record<string, string>,
   });
 }
 
-/** Runs the CLI from source. */
+/** Runs the tool (WALG_BIN) with `args` and `env` (not merged with process.env). */
 export function walg(args: string[], env: Record<string, string>, input?: Buffer | NodeJS.ReadableStream): Promise<RunResult> {
-  return runBin(SOURCE_BIN, args, env, input);
+  return runBin(WALG_BIN, args, env, input);
 }
 
 /** Path of dist/wal-g, building it first when it is missing (make test builds it before the tests). */

@@ -63,3 +63,30 @@ test('dist/wal-g compiles its lazy chunks (YAML config parser, openpgp) from its
   assert.equal(get.code, 0, get.stderr);
   assert.equal(readFileSync(join(alone, 'out'), 'utf8'), 'pgp through the single executable\n');
 });
+
+test('dist/wal-g st cat --range reads byte ranges of a stored object, the empty one included', async () => {
+  const alone = join(dir, 'range');
+  mkdirSync(join(alone, 'store'), { recursive: true });
+  writeFileSync(join(alone, 'store', 'obj'), '0123456789');
+  const env = { WALG_FILE_PREFIX: join(alone, 'store') };
+  const empty = await runBin(ensureDist(), ['st', 'cat', 'obj', '--range', '4:4'], env);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.stdout.length, 0);
+  assert.equal(empty.stderr, '');
+  const mid = await runBin(ensureDist(), ['st', 'cat', 'obj', '--range', '2:6'], env);
+  assert.equal(mid.code, 0, mid.stderr);
+  assert.equal(mid.stdout.toString(), '2345');
+  const tail = await runBin(ensureDist(), ['st', 'cat', 'obj', '--range', '7:'], env);
+  assert.equal(tail.stdout.toString(), '789');
+  const bad = await runBin(ensureDist(), ['st', 'cat', 'obj', '--range', '6:2'], env);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^ERROR: .*end is before start\n$/);
+});
+
+test('dist/wal-g at WALG_LOG_LEVEL=DEVEL prints stack frames in src/ files, not the bundle', async () => {
+  const r = await runBin(ensureDist(), ['wal-fetch', '000000010000000000000001', join(dir, 'nowhere')],
+    { WALG_FILE_PREFIX: join(dir, 'empty-store'), WALG_LOG_LEVEL: 'DEVEL' });
+  assert.equal(r.code, 74, r.stderr);
+  assert.match(r.stderr, /at \S+ \(src\/pg\/[\w/-]+\.ts:\d+:\d+\)/);
+  assert.doesNotMatch(r.stderr, /wal-g\.cjs/);
+});

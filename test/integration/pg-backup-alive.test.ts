@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCluster, userTempDir, writeUserFile } from '../servers/postgres.ts';
-import { SOURCE_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
 import { until } from './pg-exec.ts';
 
 test('backup-push stops soon after the server dies (alive check), leaving no backup', { timeout: 180_000 }, async () => {
@@ -15,12 +15,12 @@ test('backup-push stops soon after the server dies (alive check), leaving no bac
   const cfg = join(work, 'walg.json');
   writeUserFile(cfg, JSON.stringify({ WALG_FILE_PREFIX: join(work, 'store'), WALG_COMPRESSION_METHOD: 'lz4' }));
   chmodSync(cfg, 0o644);
-  const c = await initCluster({ archive_mode: 'on', archive_command: `${SOURCE_BIN} wal-push %p --config ${cfg}` });
+  const c = await initCluster({ archive_mode: 'on', archive_command: `${WALG_BIN} wal-push %p --config ${cfg}` });
   try {
     await c.start();
     await c.pgbench(['-i', '-s', '3', '-q']);
     // About 60 MB to read at 2 MB/s: half a minute of backup unless something stops it.
-    const child = spawn(SOURCE_BIN, ['backup-push', c.dataDir, '--config', cfg], {
+    const child = spawn(WALG_BIN, ['backup-push', c.dataDir, '--config', cfg], {
       env: baseEnv({ ...c.env, WALG_DISK_RATE_LIMIT: String(2 * 1024 * 1024), WALG_ALIVE_CHECK_INTERVAL: '1s' }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });

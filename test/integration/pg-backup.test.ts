@@ -13,7 +13,7 @@ import { initCluster, clusterFromDir, runAs, userTempDir, writeUserFile, pgIdent
 import type { PgCluster } from '../servers/postgres.ts';
 import { startSwift, createContainer } from '../servers/swift.ts';
 import type { SwiftServer } from '../servers/swift.ts';
-import { SOURCE_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
 import { until } from './pg-exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,7 +81,7 @@ interface Source {
  */
 async function makeSource(t: { diagnostic(s: string): void }, s: Setup, opts: { tablespace: boolean; killFirst?: boolean }): Promise<Source> {
   const c = await initCluster({
-    archive_mode: 'on', archive_command: `${SOURCE_BIN} wal-push %p --config ${s.cfg}`, max_wal_size: '1GB', checkpoint_timeout: '30min',
+    archive_mode: 'on', archive_command: `${WALG_BIN} wal-push %p --config ${s.cfg}`, max_wal_size: '1GB', checkpoint_timeout: '30min',
   });
   try {
     return await prepareSource(t, s, opts, c);
@@ -114,7 +114,7 @@ async function prepareSource(t: { diagnostic(s: string): void }, s: Setup, opts:
   if (opts.killFirst) {
     // acceptance 3: kill -9 in the middle of the upload (slowed down by a network rate limit).
     const before = await listNames(s);
-    const child = spawn(SOURCE_BIN, ['backup-push', c.dataDir, '--config', s.cfg], {
+    const child = spawn(WALG_BIN, ['backup-push', c.dataDir, '--config', s.cfg], {
       env: baseEnv({ ...c.env, WALG_NETWORK_RATE_LIMIT: String(2 * 1024 * 1024), WALG_TAR_SIZE_THRESHOLD: String(8 * 1024 * 1024) }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -188,7 +188,7 @@ async function restoreAndCheck(t: { diagnostic(s: string): void }, s: Setup, src
     assert.ok(existsSync(join(data, 'pg_wal')) && readdirSync(join(data, 'pg_wal')).length === 0, 'pg_wal recreated empty');
     const restored = await clusterFromDir(base, data);
     restored.configure({
-      archive_mode: 'off', restore_command: `${SOURCE_BIN} wal-fetch %f %p --config ${s.cfg}`,
+      archive_mode: 'off', restore_command: `${WALG_BIN} wal-fetch %f %p --config ${s.cfg}`,
       recovery_target_name: 'rp1', recovery_target_action: 'promote',
     });
     writeUserFile(join(data, 'recovery.signal'), '');

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
-import { SOURCE_BIN, baseEnv, walg } from '../helpers/cli.ts';
+import { WALG_BIN, baseEnv, walg } from '../helpers/cli.ts';
 import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
 import { FileStorage } from '../../src/storage/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
@@ -29,7 +29,7 @@ class Daemon {
   constructor(socket: string, config: string) {
     const id = pgIdentity();
     this.socket = socket;
-    this.proc = spawn(SOURCE_BIN, ['daemon', socket, '--config', config], {
+    this.proc = spawn(WALG_BIN, ['daemon', socket, '--config', config], {
       uid: id.uid, gid: id.gid, cwd: '/tmp', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: id.home }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.proc.stderr!.on('data', (c) => { this.stderr += c; });
@@ -59,7 +59,7 @@ test('PG 15 through wal-g daemon: archive under load, replay via daemon-client, 
   for (const f of [pushLog, fetchLog]) writeUserFile(f, '');
 
   const primary = await initCluster({
-    archive_mode: 'on', archive_command: `${SOURCE_BIN} daemon-client ${pushSock} wal-push %p`,
+    archive_mode: 'on', archive_command: `${WALG_BIN} daemon-client ${pushSock} wal-push %p`,
     wal_keep_size: '4GB', max_wal_size: '4GB', checkpoint_timeout: '30min',
   });
   const base = join(primary.baseDir, 'basebackup');
@@ -122,7 +122,7 @@ test('PG 15 through wal-g daemon: archive under load, replay via daemon-client, 
     replica = await clusterFromDir(primary.baseDir, base);
     replica.configure({
       archive_mode: 'off', recovery_target_timeline: 'latest',
-      restore_command: `${SOURCE_BIN} daemon-client ${fetchSock} wal-fetch %f %p`,
+      restore_command: `${WALG_BIN} daemon-client ${fetchSock} wal-fetch %f %p`,
     });
     writeUserFile(join(base, 'recovery.signal'), '');
     const r0 = Date.now();

@@ -9,7 +9,7 @@ import { chmodSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 
 import { join } from 'node:path';
 import { initCluster, clusterFromDir, runAs, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
-import { SOURCE_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
 import { until } from './pg-exec.ts';
 
 interface Setup { cfg: string; work: string }
@@ -73,7 +73,7 @@ async function restoreAndCheck(s: Setup, name: string, expected: string): Promis
     assert.match(r.stderr, /Backup extraction complete\.$/m);
     const restored = await clusterFromDir(base, data);
     restored.configure({
-      archive_mode: 'off', restore_command: `${SOURCE_BIN} wal-fetch %f %p --config ${s.cfg}`,
+      archive_mode: 'off', restore_command: `${WALG_BIN} wal-fetch %f %p --config ${s.cfg}`,
       recovery_target: 'immediate', recovery_target_action: 'promote',
     });
     writeUserFile(join(data, 'recovery.signal'), '');
@@ -99,7 +99,7 @@ test('full + three deltas with pgbench between: each restores to its own dump; m
     WALG_UPLOAD_DISK_CONCURRENCY: '2', WALG_TAR_SIZE_THRESHOLD: String(16 * 1024 * 1024),
   });
   const c = await initCluster({
-    archive_mode: 'on', archive_command: `${SOURCE_BIN} wal-push %p --config ${s.cfg}`, max_wal_size: '1GB', checkpoint_timeout: '30min',
+    archive_mode: 'on', archive_command: `${WALG_BIN} wal-push %p --config ${s.cfg}`, max_wal_size: '1GB', checkpoint_timeout: '30min',
     autovacuum: 'off',
   });
   const t0 = Date.now();
@@ -177,7 +177,7 @@ test('full + three deltas with pgbench between: each restores to its own dump; m
 test('backup-push --verify reports a page corrupted on disk with its file and block', { timeout: 180_000 }, async () => {
   const work = userTempDir('walg-verify-');
   const s = makeSetup(work, { WALG_FILE_PREFIX: join(work, 'store'), WALG_COMPRESSION_METHOD: 'lz4' });
-  const c = await initCluster({ archive_mode: 'on', archive_command: `${SOURCE_BIN} wal-push %p --config ${s.cfg}`, autovacuum: 'off' });
+  const c = await initCluster({ archive_mode: 'on', archive_command: `${WALG_BIN} wal-push %p --config ${s.cfg}`, autovacuum: 'off' });
   try {
     await c.start();
     await c.psql(`create table victim as select g as id, repeat('x', 200) as pad from generate_series(1, 20000) g; checkpoint`);

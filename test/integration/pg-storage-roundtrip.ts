@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
-import { SOURCE_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
 import { sql, pgbench, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
 
 /** What one round trip did, for the caller's diagnostics or extra assertions. */
@@ -44,7 +44,7 @@ export async function pgStorageRoundTrip(t: { diagnostic(s: string): void }, sto
   };
 
   const source = await initCluster({
-    archive_mode: 'on', archive_command: `${SOURCE_BIN} wal-push %p --config ${cfg}`,
+    archive_mode: 'on', archive_command: `${WALG_BIN} wal-push %p --config ${cfg}`,
     max_wal_size: '1GB', checkpoint_timeout: '30min',
   });
   let restored: PgCluster | undefined;
@@ -75,7 +75,7 @@ export async function pgStorageRoundTrip(t: { diagnostic(s: string): void }, sto
     assert.match(fetched, /Backup extraction complete\.$/m);
     restored = await clusterFromDir(restoreBase, data);
     // archive_mode off: the restored copy must not push into the source's archive after promotion.
-    restored.configure({ archive_mode: 'off', restore_command: `${SOURCE_BIN} wal-fetch %f %p --config ${cfg}`, recovery_target_action: 'promote' });
+    restored.configure({ archive_mode: 'off', restore_command: `${WALG_BIN} wal-fetch %f %p --config ${cfg}`, recovery_target_action: 'promote' });
     writeUserFile(join(data, 'recovery.signal'), '');
     await restored.start();
     await until('archive recovery to finish', 60_000, async () => (await sql(restored!, 'select pg_is_in_recovery()')) === 'f');

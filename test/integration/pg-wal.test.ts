@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, chmodSync } from 'node:f
 import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
-import { SOURCE_BIN } from '../helpers/cli.ts';
+import { WALG_BIN } from '../helpers/cli.ts';
 import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
 import { FileStorage } from '../../src/storage/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
@@ -51,7 +51,7 @@ test('PG 15: wal-push archives everything byte-identically; wal-fetch replays th
     assert.ok(backlog.length >= 5, `a backlog of .ready files exists (${backlog.length})`);
     mark(`${backlog.length} .ready files waiting`);
 
-    const archiveCommand = `${SOURCE_BIN} wal-push %p --config ${pushCfg}`;
+    const archiveCommand = `${WALG_BIN} wal-push %p --config ${pushCfg}`;
     await sql(primary, `alter system set archive_command = '${archiveCommand}'`);
     await sql(primary, 'select pg_reload_conf()');
     await pgbench(primary, ['-T', '30', '-c', '4', '-j', '2']);
@@ -87,7 +87,7 @@ test('PG 15: wal-push archives everything byte-identically; wal-fetch replays th
     replica = await clusterFromDir(primary.baseDir, base);
     replica.configure({
       archive_mode: 'off',
-      restore_command: `${SOURCE_BIN} wal-fetch %f %p --config ${fetchCfg}`,
+      restore_command: `${WALG_BIN} wal-fetch %f %p --config ${fetchCfg}`,
       recovery_target_timeline: 'latest',
     });
     writeUserFile(join(base, 'recovery.signal'), '');

@@ -13,7 +13,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ROOT, NODE, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { ROOT, NODE, WALG_BIN, DIST_BIN, baseEnv, runBin, LOG_LINE } from '../helpers/cli.ts';
 import { startGcsServer } from '../servers/gcs.ts';
 import type { GcsServer } from '../servers/gcs.ts';
 
@@ -93,6 +93,29 @@ test('wal-push on S3 loads the AWS SDK only: no GCS or Azure SDK, no ssh2', asyn
   } finally {
     s3.server.closeAllConnections();
     s3.server.close();
+  }
+});
+
+test('the artefact: dist/wal-g wal-push on S3 compiles only the AWS chunk (named at DEVEL), and a GS run only the GCS one', async (t) => {
+  if (WALG_BIN !== DIST_BIN) { t.skip('WALG_TEST_FROM_SOURCE=1: no chunks outside the artefact'); return; }
+  const s3 = await fakeS3();
+  const gcs = await startGcsServer();
+  try {
+    const chunks = (stderr: string) => [...stderr.matchAll(/DEBUG: .* loading lazy chunk '(\w+)'/g)].map((m) => m[1]).sort();
+    const r = await runBin(DIST_BIN, ['wal-push', walFile], baseEnv({
+      WALG_S3_PREFIX: 's3://bucket/lazy-dist', AWS_ENDPOINT: s3.url, AWS_S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', WALG_LOG_LEVEL: 'DEVEL',
+    }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(chunks(r.stderr), ['aws']);
+    gcs.createBucket('lazy-dist');
+    const g = await runBin(DIST_BIN, ['wal-push', walFile], baseEnv({ WALG_GS_PREFIX: 'gs://lazy-dist/x', STORAGE_EMULATOR_HOST: gcs.endpoint, WALG_LOG_LEVEL: 'DEVEL' }));
+    assert.equal(g.code, 0, g.stderr);
+    assert.deepEqual(chunks(g.stderr), ['gcs']);
+  } finally {
+    s3.server.closeAllConnections();
+    s3.server.close();
+    await gcs.stop();
   }
 });
 

@@ -14,7 +14,7 @@ import { resolveFetchPath, resolvePushPath, startDaemon } from '../../src/pg/dae
 import type { DaemonOperations, RunningDaemon } from '../../src/pg/daemon.ts';
 import { DaemonReplyError, parseDaemonClientArgs, sendDaemonRequest } from '../../src/pg/daemon-client.ts';
 import { formatWalName } from '../../src/pg/wal-name.ts';
-import { SOURCE_BIN, baseEnv, walg, LOG_LINE } from '../helpers/cli.ts';
+import { WALG_BIN, baseEnv, walg, LOG_LINE } from '../helpers/cli.ts';
 
 const WAL = '000000010000000000000002';
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -211,7 +211,7 @@ test('wal-g daemon process: push and fetch through the client, SIGUSR1 reopens t
     WALG_LOG_LEVEL: 'DEVEL', WALG_LOG_DESTINATION: logFile, WALG_DOWNLOAD_CONCURRENCY: '2', WALG_UPLOAD_CONCURRENCY: '1',
   }));
   const sock = join(root, 'walg.sock');
-  const daemon = spawn(SOURCE_BIN, ['daemon', sock, '--config', cfg], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(WALG_BIN, ['daemon', sock, '--config', cfg], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   daemon.stderr.on('data', (c) => { stderr += c; });
   const exited = new Promise<number | null>((r) => daemon.on('close', (code) => r(code)));
