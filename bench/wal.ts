@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { initCluster, clusterFromDir, pgIdentity, userTempDir, writeUserFile, PG_BIN } from '../test/servers/postgres.ts';
-import { execAs, pgbench, sql } from '../test/integration/pg-exec.ts';
+import { execAs, pgbench, sql } from '../test/helpers/pg-exec.ts';
 import type { PgCluster } from '../test/servers/postgres.ts';
 import { isWalSegmentName } from '../src/pg/wal-name.ts';
 

@@ -1,14 +1,14 @@
 // What every command receives: the frozen config, the cancellation signal, and lazy access to the storage and
 // the codecs. Nothing is opened until a command asks for it, which keeps start-up cheap.
 // With failover storages configured, which storage a command gets depends on what it does (compat: WAL-G's PG
-// commands): writers get the first alive storage, readers a merged view of every alive one (src/storage/failover.ts).
+// commands): writers get the first alive storage, readers a merged view of every alive one (src/storage/failover/).
 
 import { ConfigError } from '../core/errors.ts';
 import type { Config } from '../config/load.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Compressor, Crypter, CompressionMethod } from '../pipeline/types.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
-import type { StorageSet } from '../storage/failover.ts';
+import type { StorageSet } from '../storage/failover/failover.ts';
 
 const METHODS: readonly CompressionMethod[] = ['lz4', 'lzma', 'zstd', 'brotli', 'none'];
 
@@ -76,7 +76,7 @@ export class CommandContext {
     const { log } = await import('../core/log.ts');
     if (!role) return set.byName(target);
     if (target !== 'default') return (await set.specific(target, this.signal)).storage;
-    const { mergedStorage, routedStorage } = await import('../storage/failover.ts');
+    const { mergedStorage, routedStorage } = await import('../storage/failover/failover.ts');
     if (role === 'write') return (await set.firstAlive(this.signal)).storage;
     if (role === 'both') return routedStorage(set, this.signal);
     const alive = await set.allAlive(this.signal);
@@ -86,7 +86,7 @@ export class CommandContext {
 
   /** The primary and failover storages, opened once (the read-write status cache when `write`). */
   private failoverSet(write: boolean): Promise<StorageSet> {
-    this.storageSet ??= import('../storage/failover.ts').then((m) => m.openStorageSet(this.config, { write }));
+    this.storageSet ??= import('../storage/failover/failover.ts').then((m) => m.openStorageSet(this.config, { write }));
     return this.storageSet;
   }
 

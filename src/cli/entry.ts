@@ -41,7 +41,7 @@ async function preload(): Promise<void> {
     import('../commands/pg/wal-fetch.ts'),
     import('../commands/pg/wal-prefetch.ts'),
     import('../storage/registry.ts'),
-    import('../storage/fs.ts'),
+    import('../storage/drivers/fs.ts'),
     import('../storage/wrap/retry.ts'),
     import('../storage/wrap/prefix.ts'),
     import('../pipeline/compress/index.ts'),

@@ -2,7 +2,7 @@
 
 import { CommanderError } from 'commander';
 import { scanGlobalArgs } from './argv.ts';
-import { daemonClientArgv } from '../pg/daemon-client-argv.ts';
+import { daemonClientArgv } from '../pg/daemon/client-argv.ts';
 import { mysqlFlavorArgs } from './flavor-argv.ts';
 import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';

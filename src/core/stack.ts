@@ -23,7 +23,7 @@ export function sourceMappedStack(stack: string, map: SourceMap | null = bundleM
   return stack.replace(/(?:[^\s()]*\/)?wal-g\.cjs:(\d+):(\d+)/g, (frame, line: string, col: string) => {
     const entry = map.findEntry(Number(line) - 1, Number(col) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
     if (!entry.originalSource) return frame;
-    // Sources are relative to dist/ ("../src/pg/wal-push.ts"): print them relative to the project root.
+    // Sources are relative to dist/ ("../src/pg/wal/push.ts"): print them relative to the project root.
     const source = entry.originalSource.replace(/^(?:\.\.\/)+/, '');
     return `${source}:${(entry.originalLine ?? 0) + 1}:${(entry.originalColumn ?? 0) + 1}`;
   });

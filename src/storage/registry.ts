@@ -29,7 +29,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
     case undefined:
       throw new ConfigError('Failed to find any configured storage (set WALG_FILE_PREFIX, WALG_S3_PREFIX, WALG_SWIFT_PREFIX, ...)');
     case 'FILE': {
-      const { FileStorage } = await import('./fs.ts');
+      const { FileStorage } = await import('./drivers/fs.ts');
       // compat: WAL-E wrote file://localhost/path.
       const root = prefix!.replace(/^file:\/\/localhost/, '');
       if (!root.startsWith('/')) throw new ConfigError(`WALG_FILE_PREFIX must be an absolute path, got '${prefix}'`);
@@ -37,7 +37,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       break;
     }
     case 'S3': {
-      const { createS3Storage } = await import('./s3.ts');
+      const { createS3Storage } = await import('./drivers/s3.ts');
       const { bucket, path } = parseBucketUrl(prefix!, 's3');
       storage = await createS3Storage({
         bucket,
@@ -62,7 +62,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       break;
     }
     case 'GS': {
-      const { createGcsStorage } = await import('./gcs.ts');
+      const { createGcsStorage } = await import('./drivers/gcs.ts');
       storage = await createGcsStorage({
         prefix: prefix!,
         normalizePrefix: config.getBool('GCS_NORMALIZE_PREFIX') ?? true,
@@ -76,7 +76,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       break;
     }
     case 'AZ': {
-      const { createAzureStorage } = await import('./azure.ts');
+      const { createAzureStorage } = await import('./drivers/azure.ts');
       const { bucket, path } = parseBucketUrl(prefix!, 'azure');
       storage = await createAzureStorage({
         container: bucket,
@@ -96,7 +96,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       break;
     }
     case 'SWIFT': {
-      const { createSwiftStorage } = await import('./swift.ts');
+      const { createSwiftStorage } = await import('./drivers/swift.ts');
       const { bucket, path } = parseBucketUrl(prefix!, 'swift');
       storage = await createSwiftStorage({
         container: bucket,
@@ -112,7 +112,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       break;
     }
     case 'SSH': {
-      const { createSshStorage } = await import('./ssh.ts');
+      const { createSshStorage } = await import('./drivers/ssh.ts');
       storage = createSshStorage(prefix!, {
         // The default '22' must not override a port written in the prefix (ssh://host:2222/path).
         port: config.source('SSH_PORT') === 'default' ? undefined : config.get('SSH_PORT'),

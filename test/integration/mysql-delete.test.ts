@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { initMariaDb } from '../servers/mariadb.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
-import { listedBackups, mysqldumpCommand, mysqlEnv, sleep, tempDir, walgOk } from './mysql-helpers.ts';
+import { listedBackups, mysqldumpCommand, mysqlEnv, sleep, tempDir, walgOk } from '../helpers/mysql.ts';
 
 describe('mysql: delete retain with binlogs and permanent backups (acceptance 4)', { timeout: 300_000 }, () => {
   let db: MariaDb;

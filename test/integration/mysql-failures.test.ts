@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { walg } from '../helpers/cli.ts';
 import { initMariaDb, WALG_USER } from '../servers/mariadb.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
-import { assertOneLineFailure, listedBackups, mariabackupCommand, mysqlEnv, sleep, tempDir, walgOk } from './mysql-helpers.ts';
+import { assertOneLineFailure, listedBackups, mariabackupCommand, mysqlEnv, sleep, tempDir, walgOk } from '../helpers/mysql.ts';
 
 describe('mysql: failed backups are never listed (acceptance 3)', { timeout: 300_000 }, () => {
   let db: MariaDb;

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { initMariaDb } from '../servers/mariadb.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
-import { mariabackupCommand, mysqldumpCommand, mysqlEnv, listedBackups, sleep, tempDir, walgOk } from './mysql-helpers.ts';
+import { mariabackupCommand, mysqldumpCommand, mysqlEnv, listedBackups, sleep, tempDir, walgOk } from '../helpers/mysql.ts';
 
 const TABLES = ['shop.customers', 'shop.orders'];
 

@@ -8,7 +8,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCluster, userTempDir, writeUserFile } from '../servers/postgres.ts';
 import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
-import { until } from './pg-exec.ts';
+import { until } from '../helpers/pg-exec.ts';
 
 test('backup-push stops soon after the server dies (alive check), leaving no backup', { timeout: 180_000 }, async () => {
   const work = userTempDir('walg-alive-');

@@ -14,7 +14,7 @@ import type { PgCluster } from '../servers/postgres.ts';
 import { startSwift, createContainer } from '../servers/swift.ts';
 import type { SwiftServer } from '../servers/swift.ts';
 import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
-import { until } from './pg-exec.ts';
+import { until } from '../helpers/pg-exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { initCluster, clusterFromDir, runAs, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
-import { until } from './pg-exec.ts';
+import { until } from '../helpers/pg-exec.ts';
 
 interface Setup { cfg: string; work: string }
 

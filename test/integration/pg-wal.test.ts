@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { WALG_BIN } from '../helpers/cli.ts';
-import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
-import { FileStorage } from '../../src/storage/fs.ts';
+import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from '../helpers/pg-exec.ts';
+import { FileStorage } from '../../src/storage/drivers/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
-import { openArchivedWal } from '../../src/pg/wal-fetch.ts';
+import { openArchivedWal } from '../../src/pg/wal/fetch.ts';
 import { isWalSegmentName } from '../../src/pg/wal-name.ts';
 
 

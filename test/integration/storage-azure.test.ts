@@ -12,15 +12,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { runStorageSuite, patternStream } from '../conformance/storage-suite.ts';
 import { startAzurite } from '../servers/azurite.ts';
 import type { AzuriteServer } from '../servers/azurite.ts';
-import { createAzureStorage, azureEndpointSuffix } from '../../src/storage/azure.ts';
-import type { AzureOptions } from '../../src/storage/azure.ts';
+import { createAzureStorage, azureEndpointSuffix } from '../../src/storage/drivers/azure.ts';
+import type { AzureOptions } from '../../src/storage/drivers/azure.ts';
 import { withRetries } from '../../src/storage/wrap/retry.ts';
 import { openStorage } from '../../src/storage/registry.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { CancelledError, ConfigError, StorageError } from '../../src/core/errors.ts';
 import type { Storage } from '../../src/storage/types.ts';
-import { pgStorageRoundTrip } from './pg-storage-roundtrip.ts';
+import { pgStorageRoundTrip } from '../helpers/pg-storage-roundtrip.ts';
 
 let server: Promise<AzuriteServer> | undefined;
 const azurite = (): Promise<AzuriteServer> => (server ??= startAzurite());

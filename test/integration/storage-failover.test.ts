@@ -13,8 +13,8 @@ import { startSshd, startProxy } from '../servers/sshd.ts';
 import type { SshServer } from '../servers/sshd.ts';
 import { initCluster } from '../servers/postgres.ts';
 import { walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
-import { pgbench } from './pg-exec.ts';
-import { SshStorage } from '../../src/storage/ssh.ts';
+import { pgbench } from '../helpers/pg-exec.ts';
+import { SshStorage } from '../../src/storage/drivers/ssh.ts';
 
 let server: Promise<SshServer> | undefined;
 const sshd = (): Promise<SshServer> => (server ??= startSshd());

@@ -10,15 +10,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { runStorageSuite, patternStream } from '../conformance/storage-suite.ts';
 import { startGcsServer } from '../servers/gcs.ts';
 import type { GcsServer } from '../servers/gcs.ts';
-import { createGcsStorage, parseGcsPrefix } from '../../src/storage/gcs.ts';
-import type { GcsOptions } from '../../src/storage/gcs.ts';
+import { createGcsStorage, parseGcsPrefix } from '../../src/storage/drivers/gcs.ts';
+import type { GcsOptions } from '../../src/storage/drivers/gcs.ts';
 import { withRetries } from '../../src/storage/wrap/retry.ts';
 import { openStorage } from '../../src/storage/registry.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { CancelledError, ConfigError, StorageError } from '../../src/core/errors.ts';
 import type { Storage } from '../../src/storage/types.ts';
-import { pgStorageRoundTrip } from './pg-storage-roundtrip.ts';
+import { pgStorageRoundTrip } from '../helpers/pg-storage-roundtrip.ts';
 
 let server: Promise<GcsServer> | undefined;
 const gcs = (): Promise<GcsServer> => (server ??= startGcsServer());

@@ -89,7 +89,7 @@ test('wal-push on S3 loads the AWS SDK only: no GCS or Azure SDK, no ssh2', asyn
     assert.ok(!loaded(r.modules, 'gcs'), 'no @google-cloud/storage module');
     assert.ok(!loaded(r.modules, 'azure'), 'no @azure/storage-blob module');
     assert.ok(!loaded(r.modules, 'ssh'), 'no ssh2 module');
-    assert.ok(!r.modules.some((m) => /\/src\/storage\/(gcs|azure|ssh)\.ts$/.test(m)), 'no GCS/Azure/SSH driver file');
+    assert.ok(!r.modules.some((m) => /\/src\/storage\/drivers\/(gcs|azure|ssh)\.ts$/.test(m)), 'no GCS/Azure/SSH driver file');
   } finally {
     s3.server.closeAllConnections();
     s3.server.close();

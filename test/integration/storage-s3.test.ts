@@ -9,11 +9,11 @@ import { S3Client, HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-s
 import { runStorageSuite, patternStream } from '../conformance/storage-suite.ts';
 import { startSwift, createContainer } from '../servers/swift.ts';
 import type { SwiftServer } from '../servers/swift.ts';
-import { createS3Storage } from '../../src/storage/s3.ts';
-import type { S3Options } from '../../src/storage/s3.ts';
+import { createS3Storage } from '../../src/storage/drivers/s3.ts';
+import type { S3Options } from '../../src/storage/drivers/s3.ts';
 import { withRetries } from '../../src/storage/wrap/retry.ts';
 import { withFaults } from '../../src/storage/wrap/fault.ts';
-import { MemoryStorage } from '../../src/storage/memory.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { CancelledError, ConfigError, StorageError } from '../../src/core/errors.ts';
 

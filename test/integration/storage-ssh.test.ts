@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import { runStorageSuite } from '../conformance/storage-suite.ts';
 import { startSshd, startProxy } from '../servers/sshd.ts';
 import type { SshServer } from '../servers/sshd.ts';
-import { SshStorage, parseSshPrefix } from '../../src/storage/ssh.ts';
+import { SshStorage, parseSshPrefix } from '../../src/storage/drivers/ssh.ts';
 import { withRetries } from '../../src/storage/wrap/retry.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { openStorage } from '../../src/storage/registry.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { StorageError } from '../../src/core/errors.ts';
 import type { ListEntry } from '../../src/storage/types.ts';
-import { pgStorageRoundTrip } from './pg-storage-roundtrip.ts';
+import { pgStorageRoundTrip } from '../helpers/pg-storage-roundtrip.ts';
 import { userTempDir, pgIdentity } from '../servers/postgres.ts';
 import { copyFile } from 'node:fs/promises';
 

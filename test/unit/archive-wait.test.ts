@@ -1,11 +1,11 @@
-// backup-push's own wait for WAL archiving (src/pg/archive-wait.ts): the files pg_backup_stop would wait for, the
+// backup-push's own wait for WAL archiving (src/pg/basebackup/archive-wait.ts): the files pg_backup_stop would wait for, the
 // XLogArchiveIsBusy states read from archive_status, and the poll loop (done, cancelled, timed out).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveState, filesToArchive, waitForArchive, ArchiveWaitTimeoutError } from '../../src/pg/archive-wait.ts';
+import { archiveState, filesToArchive, waitForArchive, ArchiveWaitTimeoutError } from '../../src/pg/basebackup/archive-wait.ts';
 import { CancelledError } from '../../src/core/errors.ts';
 
 function dataDir(): string {

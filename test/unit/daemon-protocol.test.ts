@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import {
   ByteReader, DaemonProtocolError, MSG, argsToBytes, bytesToArgs, decodeHeader, encodeMessage, readMessage,
-} from '../../src/pg/daemon-protocol.ts';
-import { DaemonClientUsageError, daemonClientUsage, parseDaemonClientArgs } from '../../src/pg/daemon-client.ts';
-import { daemonClientArgv } from '../../src/pg/daemon-client-argv.ts';
+} from '../../src/pg/daemon/protocol.ts';
+import { DaemonClientUsageError, daemonClientUsage, parseDaemonClientArgs } from '../../src/pg/daemon/client.ts';
+import { daemonClientArgv } from '../../src/pg/daemon/client-argv.ts';
 
 const WAL = '000000010000000000000002';
 /** Bytes as a shell `echo -en` would write them. */

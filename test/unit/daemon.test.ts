@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArchiveNonExistenceError, LocalFileError } from '../../src/core/errors.ts';
 import { log } from '../../src/core/log.ts';
-import { resolveFetchPath, resolvePushPath, startDaemon } from '../../src/pg/daemon.ts';
-import type { DaemonOperations, RunningDaemon } from '../../src/pg/daemon.ts';
-import { DaemonReplyError, parseDaemonClientArgs, sendDaemonRequest } from '../../src/pg/daemon-client.ts';
+import { resolveFetchPath, resolvePushPath, startDaemon } from '../../src/pg/daemon/server.ts';
+import type { DaemonOperations, RunningDaemon } from '../../src/pg/daemon/server.ts';
+import { DaemonReplyError, parseDaemonClientArgs, sendDaemonRequest } from '../../src/pg/daemon/client.ts';
 import { formatWalName } from '../../src/pg/wal-name.ts';
 import { WALG_BIN, baseEnv, walg, LOG_LINE } from '../helpers/cli.ts';
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStorage } from '../../src/storage/memory.ts';
-import { FileStorage } from '../../src/storage/fs.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
+import { FileStorage } from '../../src/storage/drivers/fs.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { log } from '../../src/core/log.ts';
 import { executeDelete } from '../../src/commands/pg/delete.ts';
@@ -15,7 +15,7 @@ import { DeleteRefusedError, BackupNotFoundError } from '../../src/backup/retent
 import { UsageError } from '../../src/core/errors.ts';
 import { listBackups } from '../../src/backup/sentinel.ts';
 import { SENTINEL_SUFFIX, WAL_PATH, metadataKey } from '../../src/backup/layout.ts';
-import { B, BACKUPS, LEFTOVERS, populate, snapshot, wal } from './catalog-fixture.ts';
+import { B, BACKUPS, LEFTOVERS, populate, snapshot, wal } from '../helpers/catalog-fixture.ts';
 import { walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
 
 const dirs: string[] = [];

@@ -1,14 +1,14 @@
-// Unit tests of the delta parent choice (src/pg/delta.ts, walg-format.md §4.1) over the synthetic catalog: max
+// Unit tests of the delta parent choice (src/pg/basebackup/delta.ts, walg-format.md §4.1) over the synthetic catalog: max
 // steps, LATEST vs LATEST_FULL, --delta-from-name / --delta-from-user-data, and each fallback to a full backup.
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStorage } from '../../src/storage/memory.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 import { ConfigError, WalgError } from '../../src/core/errors.ts';
-import { chooseDeltaParent, deltaOriginIsFull, stripWalFileName } from '../../src/pg/delta.ts';
-import type { DeltaConfig } from '../../src/pg/delta.ts';
-import { BACKUPS, B, populate } from './catalog-fixture.ts';
-import type { FixtureBackup } from './catalog-fixture.ts';
+import { chooseDeltaParent, deltaOriginIsFull, stripWalFileName } from '../../src/pg/basebackup/delta.ts';
+import type { DeltaConfig } from '../../src/pg/basebackup/delta.ts';
+import { BACKUPS, B, populate } from '../helpers/catalog-fixture.ts';
+import type { FixtureBackup } from '../helpers/catalog-fixture.ts';
 
 async function storageWith(backups: FixtureBackup[]): Promise<MemoryStorage> {
   const s = new MemoryStorage();

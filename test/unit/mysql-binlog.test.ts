@@ -9,7 +9,7 @@ import {
 import { binlogSinceTime, binlogsCoveringInterval, fetchBinlogs, MAX_TIME } from '../../src/mysql/binlog-storage.ts';
 import type { ArchivedBinlog } from '../../src/mysql/binlog-storage.ts';
 import { selectBinlogsToPush } from '../../src/mysql/binlog-push.ts';
-import { MemoryStorage } from '../../src/storage/memory.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 import type { StreamSentinel } from '../../src/mysql/sentinel.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { MemoryStorage } from '../../src/storage/memory.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 import { getCompressor } from '../../src/pipeline/compress/index.ts';
 import { openBackupStream, uploadStream } from '../../src/mysql/stream.ts';
 import { readAll } from '../../src/storage/body.ts';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBackupQuery, stopBackupQuery, uint64FromInt8Text, connectSettings, formatVersion, UnsupportedPostgresError } from '../../src/pg/postgres-client.ts';
-import { RateLimiter, limiterFor } from '../../src/pg/rate-limit.ts';
+import { RateLimiter, limiterFor } from '../../src/core/rate-limit.ts';
 import { walg, baseEnv } from '../helpers/cli.ts';
 
 test('start/stop statements per version (compat: query_runner.go)', () => {

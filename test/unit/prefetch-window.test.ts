@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prefetchWindowFilled, prefetchPaths } from '../../src/pg/prefetch.ts';
+import { prefetchWindowFilled, prefetchPaths } from '../../src/pg/wal/prefetch.ts';
 
 const SEG = 16 * 1024 * 1024;
 

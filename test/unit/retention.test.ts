@@ -11,8 +11,8 @@ import type { DeletePlan, RetentionInput } from '../../src/backup/retention.ts';
 import { metadataFromSentinel, toRetentionBackup } from '../../src/backup/catalog.ts';
 import { UsageError } from '../../src/core/errors.ts';
 import { BASEBACKUPS_PATH, WAL_PATH, sentinelKey } from '../../src/backup/layout.ts';
-import { B, BACKUPS, LEFTOVERS, WAL_NAMES, backupKeys, sentinelOf, startTimeOf, wal, full, delta } from './catalog-fixture.ts';
-import type { FixtureBackup } from './catalog-fixture.ts';
+import { B, BACKUPS, LEFTOVERS, WAL_NAMES, backupKeys, sentinelOf, startTimeOf, wal, full, delta } from '../helpers/catalog-fixture.ts';
+import type { FixtureBackup } from '../helpers/catalog-fixture.ts';
 
 const NOW = new Date(Date.UTC(2024, 5, 1));
 /** Sentinel LastModified of the i-th backup: five minutes after its start. */

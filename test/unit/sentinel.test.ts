@@ -5,7 +5,7 @@ import { encodeSentinel, decodeSentinel, encodeMetadata, decodeMetadata, listBac
 import type { BackupSentinel } from '../../src/backup/sentinel.ts';
 import { parseJsonExact, stringifyGo, rfc3339Nano } from '../../src/backup/json.ts';
 import { parseLsn, formatLsn } from '../../src/pg/lsn.ts';
-import { MemoryStorage } from '../../src/storage/memory.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 
 const full: BackupSentinel = {
   LSN: 167772200n, DeltaLSN: 83886120n, DeltaFrom: 'base_000000010000000000000005', DeltaFullName: 'base_000000010000000000000005',

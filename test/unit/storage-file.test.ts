@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStorageSuite } from '../conformance/storage-suite.ts';
-import { FileStorage, timestampRandomTag } from '../../src/storage/fs.ts';
+import { FileStorage, timestampRandomTag } from '../../src/storage/drivers/fs.ts';
 
 const roots: string[] = [];
 process.on('exit', () => { for (const r of roots) rmSync(r, { recursive: true, force: true }); });

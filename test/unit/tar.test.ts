@@ -9,9 +9,9 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
-import { TarWriter, readTar, encodeHeader, TAR_TYPE } from '../../src/pg/tar.ts';
-import type { TarHeaderInput } from '../../src/pg/tar.ts';
-import { SafeExtractor, SyncBehind } from '../../src/pg/tar-extract.ts';
+import { TarWriter, readTar, encodeHeader, TAR_TYPE } from '../../src/tar/tar.ts';
+import type { TarHeaderInput } from '../../src/tar/tar.ts';
+import { SafeExtractor, SyncBehind } from '../../src/tar/extract.ts';
 import { CorruptObjectError, LocalFileError } from '../../src/core/errors.ts';
 import { readAll } from '../../src/storage/body.ts';
 

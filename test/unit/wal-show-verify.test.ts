@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MemoryStorage } from '../../src/storage/memory.ts';
-import { FileStorage } from '../../src/storage/fs.ts';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
+import { FileStorage } from '../../src/storage/drivers/fs.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { getCompressor } from '../../src/pipeline/compress/index.ts';
 import { createLibsodiumCrypter } from '../../src/pipeline/crypt/libsodium.ts';
@@ -22,11 +22,11 @@ import { formatWalName, historyFileName, parseWalName } from '../../src/pg/wal-n
 import { parseLsn } from '../../src/pg/lsn.ts';
 import {
   goPrettyTable, parseTimelineHistory, renderWalShowJson, renderWalShowTable, segmentsByTimeline, walShow,
-} from '../../src/pg/wal-show.ts';
+} from '../../src/pg/wal/show.ts';
 import {
   renderWalVerifyJson, renderWalVerifyTable, scanIntegrity, segmentFromLsn, walVerify, archivedSegments, collapseSegments, integrityStatus,
-} from '../../src/pg/wal-verify.ts';
-import type { IntegritySequence, WalVerifyOptions } from '../../src/pg/wal-verify.ts';
+} from '../../src/pg/wal/verify.ts';
+import type { IntegritySequence, WalVerifyOptions } from '../../src/pg/wal/verify.ts';
 import { validateArgs } from '../../src/commands/pg/wal-verify.ts';
 import { walg, baseEnv } from '../helpers/cli.ts';
 

@@ -1,10 +1,10 @@
-// `wal-g backup-fetch <destination_directory> [backup_name | LATEST]`: thin command over src/pg/backup-fetch.ts.
+// `wal-g backup-fetch <destination_directory> [backup_name | LATEST]`: thin command over src/pg/basebackup/fetch.ts.
 
 import type { CommandContext } from '../../cli/context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
-import { backupFetch } from '../../pg/backup-fetch.ts';
-import { limiterFor } from '../../pg/rate-limit.ts';
+import { backupFetch } from '../../pg/basebackup/fetch.ts';
+import { limiterFor } from '../../core/rate-limit.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 
 /** Flags of backup-fetch (names as commander gives them). */

@@ -1,4 +1,4 @@
-// `wal-g backup-push [db_directory]`: thin command over src/pg/backup-push.ts — reads settings and flags, opens
+// `wal-g backup-push [db_directory]`: thin command over src/pg/basebackup/push.ts — reads settings and flags, opens
 // the storage, the codecs and one PostgreSQL session, and logs what WAL-G logs.
 
 import { realpath } from 'node:fs/promises';
@@ -7,11 +7,11 @@ import type { CommandContext } from '../../cli/context.ts';
 import { ConfigError, UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseJsonExact } from '../../backup/json.ts';
-import { backupPush } from '../../pg/backup-push.ts';
-import { chooseDeltaParent, deltaOriginIsFull } from '../../pg/delta.ts';
-import type { DeltaConfig } from '../../pg/delta.ts';
+import { backupPush } from '../../pg/basebackup/push.ts';
+import { chooseDeltaParent, deltaOriginIsFull } from '../../pg/basebackup/delta.ts';
+import type { DeltaConfig } from '../../pg/basebackup/delta.ts';
 import { connectPostgres } from '../../pg/postgres-client.ts';
-import { limiterFor } from '../../pg/rate-limit.ts';
+import { limiterFor } from '../../core/rate-limit.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 

@@ -4,10 +4,10 @@
 import { stat } from 'node:fs/promises';
 import pkg from '../../../package.json' with { type: 'json' };
 import { ArchiveNonExistenceError, WalgError, describeError } from '../../core/errors.ts';
-import { MSG } from '../../pg/daemon-protocol.ts';
+import { MSG } from '../../pg/daemon/protocol.ts';
 import {
   DAEMON_CLIENT_FLAG_DEFAULTS, DaemonClientUsageError, DaemonReplyError, daemonClientUsage, parseDaemonClientArgs, sendDaemonRequest,
-} from '../../pg/daemon-client.ts';
+} from '../../pg/daemon/client.ts';
 
 /** compat: `walg-daemon-client --version` prints name, version, git revision and build date, tab-separated. */
 export const DAEMON_CLIENT_VERSION_LINE = `walg-daemon-client\tv${pkg.version}\tdevel\tdevel`;

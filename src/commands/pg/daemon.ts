@@ -4,12 +4,12 @@
 import type { CommandContext } from '../../cli/context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
-import { UploadMarkers, markerDirFor } from '../../pg/archive-status.ts';
-import { runDaemon } from '../../pg/daemon.ts';
-import type { DaemonOperations } from '../../pg/daemon.ts';
-import { prefetchPossible, walPrefetch } from '../../pg/prefetch.ts';
-import { walFetch } from '../../pg/wal-fetch.ts';
-import { walPush } from '../../pg/wal-push.ts';
+import { UploadMarkers, markerDirFor } from '../../pg/wal/archive-status.ts';
+import { runDaemon } from '../../pg/daemon/server.ts';
+import type { DaemonOperations } from '../../pg/daemon/server.ts';
+import { prefetchPossible, walPrefetch } from '../../pg/wal/prefetch.ts';
+import { walFetch } from '../../pg/wal/fetch.ts';
+import { walPush } from '../../pg/wal/push.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 

@@ -1,11 +1,11 @@
-// `wal-g wal-fetch <wal_name> <destination_filename>` (restore_command %f %p): thin command over src/pg/wal-fetch.ts,
+// `wal-g wal-fetch <wal_name> <destination_filename>` (restore_command %f %p): thin command over src/pg/wal/fetch.ts,
 // which starts the detached wal-prefetch child after serving a segment.
 
 import type { CommandContext } from '../../cli/context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
-import { walFetch } from '../../pg/wal-fetch.ts';
-import { prefetchPossible, prefetchWindowFilled, prefetcherRunning, spawnPrefetch } from '../../pg/prefetch.ts';
+import { walFetch } from '../../pg/wal/fetch.ts';
+import { prefetchPossible, prefetchWindowFilled, prefetcherRunning, spawnPrefetch } from '../../pg/wal/prefetch.ts';
 import { dirname } from 'node:path';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';

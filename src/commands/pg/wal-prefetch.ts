@@ -3,7 +3,7 @@
 
 import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
-import { walPrefetch } from '../../pg/prefetch.ts';
+import { walPrefetch } from '../../pg/wal/prefetch.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 

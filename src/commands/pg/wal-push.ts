@@ -1,9 +1,9 @@
-// `wal-g wal-push <wal_filepath>` (archive_command %p): thin command over src/pg/wal-push.ts.
+// `wal-g wal-push <wal_filepath>` (archive_command %p): thin command over src/pg/wal/push.ts.
 
 import type { CommandContext } from '../../cli/context.ts';
 import { log } from '../../core/log.ts';
-import { UploadMarkers, markerDirFor } from '../../pg/archive-status.ts';
-import { walPush } from '../../pg/wal-push.ts';
+import { UploadMarkers, markerDirFor } from '../../pg/wal/archive-status.ts';
+import { walPush } from '../../pg/wal/push.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 

@@ -1,7 +1,7 @@
 // `wal-g wal-show [--detailed-json] [--without-backups]`: WAL segments in storage per timeline, as a table or JSON.
 
 import type { CommandContext } from '../../cli/context.ts';
-import { renderWalShowJson, renderWalShowTable, walShow } from '../../pg/wal-show.ts';
+import { renderWalShowJson, renderWalShowTable, walShow } from '../../pg/wal/show.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 
 /** Flags of wal-show. */

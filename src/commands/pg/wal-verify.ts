@@ -3,8 +3,8 @@
 
 import type { CommandContext } from '../../cli/context.ts';
 import { UsageError } from '../../core/errors.ts';
-import { WAL_VERIFY_CHECKS, queryCurrentWalSegment, renderWalVerifyJson, renderWalVerifyTable, segmentFromLsn, walVerify } from '../../pg/wal-verify.ts';
-import type { WalVerifyCheck } from '../../pg/wal-verify.ts';
+import { WAL_VERIFY_CHECKS, queryCurrentWalSegment, renderWalVerifyJson, renderWalVerifyTable, segmentFromLsn, walVerify } from '../../pg/wal/verify.ts';
+import type { WalVerifyCheck } from '../../pg/wal/verify.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { positiveConcurrency } from './settings.ts';
 

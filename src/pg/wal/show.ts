@@ -2,23 +2,23 @@
 // range, the segments missing inside it, its parent and switch point from `<tli>.history`, and the backups taken on
 // it. Also the pieces wal-verify shares: listing, segment parsing, history files, backup details, go-pretty tables.
 
-import { rfc3339Nano, stringifyGo } from '../backup/json.ts';
-import { metadataFromSentinel } from '../backup/catalog.ts';
-import { mapLimit } from '../core/concurrency.ts';
-import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../backup/layout.ts';
-import { readMetadata, readSentinel } from '../backup/sentinel.ts';
-import type { ExtendedMetadata } from '../backup/sentinel.ts';
+import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
+import { metadataFromSentinel } from '../../backup/catalog.ts';
+import { mapLimit } from '../../core/concurrency.ts';
+import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../../backup/layout.ts';
+import { readMetadata, readSentinel } from '../../backup/sentinel.ts';
+import type { ExtendedMetadata } from '../../backup/sentinel.ts';
 // backup-list owns the Go time/JSON helpers; reusing them keeps the two outputs identical.
-import { jsonTime, walFileNameOf } from '../commands/pg/backup-list.ts';
-import { ArchiveNonExistenceError, CorruptObjectError, WalgError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { readAll } from '../storage/body.ts';
-import type { Storage } from '../storage/types.ts';
-import { formatLsn, parseLsn } from './lsn.ts';
-import { WAL_FOLDER, openArchivedWal } from './wal-fetch.ts';
-import type { WalReadOptions } from './wal-fetch.ts';
-import { formatWalName, historyFileName, tryParseWalName } from './wal-name.ts';
-import type { WalSegment } from './wal-name.ts';
+import { jsonTime, walFileNameOf } from '../../commands/pg/backup-list.ts';
+import { ArchiveNonExistenceError, CorruptObjectError, WalgError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { readAll } from '../../storage/body.ts';
+import type { Storage } from '../../storage/types.ts';
+import { formatLsn, parseLsn } from '../lsn.ts';
+import { WAL_FOLDER, openArchivedWal } from './fetch.ts';
+import type { WalReadOptions } from './fetch.ts';
+import { formatWalName, historyFileName, tryParseWalName } from '../wal-name.ts';
+import type { WalSegment } from '../wal-name.ts';
 
 /** compat: wal-show's timeline statuses. */
 export const TIMELINE_OK = 'OK';

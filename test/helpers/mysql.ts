@@ -5,8 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { LOG_LINE, baseEnv, walg } from '../helpers/cli.ts';
-import type { RunResult } from '../helpers/cli.ts';
+import { LOG_LINE, baseEnv, walg } from './cli.ts';
+import type { RunResult } from './cli.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
 
 /** A fresh temp dir (owned by the test process). */

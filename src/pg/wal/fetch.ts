@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { ArchiveNonExistenceError, LocalFileError, ObjectNotFoundError, describeError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { decodeStages, through } from '../pipeline/pipeline.ts';
-import type { Compressor, Crypter } from '../pipeline/types.ts';
-import type { Storage } from '../storage/types.ts';
+import { ArchiveNonExistenceError, LocalFileError, ObjectNotFoundError, describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { decodeStages, through } from '../../pipeline/pipeline.ts';
+import type { Compressor, Crypter } from '../../pipeline/types.ts';
+import type { Storage } from '../../storage/types.ts';
 import { prefetchPaths } from './prefetch.ts';
 
 /** compat: WAL-G's folder of WAL objects (utility.WalPath). */
@@ -67,7 +67,7 @@ async function readCachedExtension(path: string | null): Promise<string | undefi
  * errors propagate (a flaky storage must not look like "end of archive" to Postgres).
  */
 export async function openArchivedWal(storage: Storage, name: string, opts: WalReadOptions = {}): Promise<ArchivedObject> {
-  const { KNOWN_EXTENSIONS, compressorForExtension } = await import('../pipeline/compress/index.ts');
+  const { KNOWN_EXTENSIONS, compressorForExtension } = await import('../../pipeline/compress/index.ts');
   const cache = cachePath(opts.decompressorCache);
   const cached = await readCachedExtension(cache);
   const order = cached && KNOWN_EXTENSIONS.includes(cached) ? [cached, ...KNOWN_EXTENSIONS.filter((e) => e !== cached)] : [...KNOWN_EXTENSIONS];

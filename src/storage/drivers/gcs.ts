@@ -8,13 +8,13 @@ import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage as GcsClient, StorageOptions } from '@google-cloud/storage';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { existsByStat, openBody } from './body.ts';
-import { readAhead } from './readahead.ts';
-import type { ReadAhead } from './readahead.ts';
-import { folderPrefix } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { existsByStat, openBody } from '../body.ts';
+import { readAhead } from '../readahead.ts';
+import type { ReadAhead } from '../readahead.ts';
+import { folderPrefix } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 /** Settings of one GCS storage. Plain values: the registry maps WALG_GS_PREFIX and the GCS_* settings onto them. */
 export interface GcsOptions {

@@ -3,7 +3,7 @@
 // compat: byte-for-byte what WAL-G's walg-daemon-client sends and expects (and what the walg_archive extension sends).
 
 import type { Readable } from 'node:stream';
-import { WalgError } from '../core/errors.ts';
+import { WalgError } from '../../core/errors.ts';
 
 /** Message and reply type bytes (compat: daemon.SocketMessageType). */
 export const MSG = {

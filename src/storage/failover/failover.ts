@@ -11,13 +11,13 @@ import { rename, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Config } from '../config/load.ts';
-import type { SettingSource } from '../config/load.ts';
-import { findSetting } from '../config/settings.ts';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, describeError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { configuredStorageType, openStorage } from './registry.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { Config } from '../../config/load.ts';
+import type { SettingSource } from '../../config/load.ts';
+import { findSetting } from '../../config/settings.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { configuredStorageType, openStorage } from '../registry.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 /** The primary storage's name; reserved (a failover may not use it). */
 export const DEFAULT_STORAGE = 'default';

@@ -6,14 +6,14 @@ import { open, readdir, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ArchiveNonExistenceError, CancelledError, LocalFileError, OverwriteRefusedError, StorageError, WalgError, describeError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { encodeStages, through, withExtension } from '../pipeline/pipeline.ts';
-import type { DataPipeline } from '../pipeline/pipeline.ts';
-import type { Storage } from '../storage/types.ts';
+import { ArchiveNonExistenceError, CancelledError, LocalFileError, OverwriteRefusedError, StorageError, WalgError, describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { encodeStages, through, withExtension } from '../../pipeline/pipeline.ts';
+import type { DataPipeline } from '../../pipeline/pipeline.ts';
+import type { Storage } from '../../storage/types.ts';
 import { ARCHIVE_STATUS_DIR, READY_SUFFIX, UploadMarkers, renameReadyToDone } from './archive-status.ts';
-import { WAL_FOLDER, openArchivedWal } from './wal-fetch.ts';
-import { DEFAULT_WAL_SEGMENT_SIZE, nextWalName } from './wal-name.ts';
+import { WAL_FOLDER, openArchivedWal } from './fetch.ts';
+import { DEFAULT_WAL_SEGMENT_SIZE, nextWalName } from '../wal-name.ts';
 
 /** Read size for WAL files: 1 MiB chunks (16 per segment) cut per-chunk stream overhead versus the 64 KiB default. */
 const READ_CHUNK = 1 << 20;

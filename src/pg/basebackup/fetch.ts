@@ -4,22 +4,22 @@
 
 import { lstat, mkdir, readFile, readdir, realpath, symlink } from 'node:fs/promises';
 import { isAbsolute, join, normalize, posix } from 'node:path';
-import { CancelledError, ConfigError, CorruptObjectError, LocalFileError, ObjectNotFoundError, StorageError, UsageError, WalgError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { parseJsonExact } from '../backup/json.ts';
-import { filesMetadataKey, tarPartitionsFolder } from '../backup/layout.ts';
-import { readSentinel } from '../backup/sentinel.ts';
-import { selectBackup } from '../backup/select.ts';
-import type { BackupSentinel } from '../backup/sentinel.ts';
-import { compressorForExtension } from '../pipeline/compress/index.ts';
-import { decodeStages, through } from '../pipeline/pipeline.ts';
-import type { Crypter } from '../pipeline/types.ts';
-import type { Storage } from '../storage/types.ts';
-import { fetchFilesMetadata } from './files-metadata.ts';
-import type { FileDescription, FilesMetadata } from './files-metadata.ts';
-import type { RateLimiter } from './rate-limit.ts';
-import { readTar } from './tar.ts';
-import { SafeExtractor, SyncBehind } from './tar-extract.ts';
+import { CancelledError, ConfigError, CorruptObjectError, LocalFileError, ObjectNotFoundError, StorageError, UsageError, WalgError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { parseJsonExact } from '../../backup/json.ts';
+import { filesMetadataKey, tarPartitionsFolder } from '../../backup/layout.ts';
+import { readSentinel } from '../../backup/sentinel.ts';
+import { selectBackup } from '../../backup/select.ts';
+import type { BackupSentinel } from '../../backup/sentinel.ts';
+import { compressorForExtension } from '../../pipeline/compress/index.ts';
+import { decodeStages, through } from '../../pipeline/pipeline.ts';
+import type { Crypter } from '../../pipeline/types.ts';
+import type { Storage } from '../../storage/types.ts';
+import { fetchFilesMetadata } from '../files-metadata.ts';
+import type { FileDescription, FilesMetadata } from '../files-metadata.ts';
+import type { RateLimiter } from '../../core/rate-limit.ts';
+import { readTar } from '../../tar/tar.ts';
+import { SafeExtractor, SyncBehind } from '../../tar/extract.ts';
 
 /** compat: internal/databases/postgres/backup.go UtilityFilePaths — always wanted when Files is non-empty. */
 const UTILITY_FILES = new Set(['/global/pg_control', 'backup_label', 'tablespace_map']);

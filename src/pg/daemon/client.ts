@@ -2,9 +2,9 @@
 // with Go's flag rules, one request per connection, and the reply byte as the result.
 
 import { connect } from 'node:net';
-import { parseDurationMs } from '../config/load.ts';
-import { UsageError, WalgError } from '../core/errors.ts';
-import { MSG, encodeMessage } from './daemon-protocol.ts';
+import { parseDurationMs } from '../../config/load.ts';
+import { UsageError, WalgError } from '../../core/errors.ts';
+import { MSG, encodeMessage } from './protocol.ts';
 
 /** The commands the client knows (compat: the `commands` map of walg-daemon-client). */
 export const CLIENT_COMMANDS: Readonly<Record<string, { type: string; args: readonly string[] }>> = {

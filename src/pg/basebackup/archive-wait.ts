@@ -5,11 +5,11 @@
 
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CancelledError, WalgError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import type { Lsn } from './lsn.ts';
-import { ARCHIVE_STATUS_DIR } from './archive-status.ts';
-import { formatWalName, parseWalName, DEFAULT_WAL_SEGMENT_SIZE } from './wal-name.ts';
+import { CancelledError, WalgError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import type { Lsn } from '../lsn.ts';
+import { ARCHIVE_STATUS_DIR } from '../wal/archive-status.ts';
+import { formatWalName, parseWalName, DEFAULT_WAL_SEGMENT_SIZE } from '../wal-name.ts';
 
 /** The WAL archiving of a backup's last segment and history file did not finish within the stop timeout. */
 export class ArchiveWaitTimeoutError extends WalgError {}

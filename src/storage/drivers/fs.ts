@@ -7,10 +7,10 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { ObjectNotFoundError, StorageError, CancelledError } from '../core/errors.ts';
-import { existsByStat, openBody } from './body.ts';
-import { folderPrefix } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { ObjectNotFoundError, StorageError, CancelledError } from '../../core/errors.ts';
+import { existsByStat, openBody } from '../body.ts';
+import { folderPrefix } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 const TMP_SUFFIX = /\.tmp\.\d{8}T\d{6}Z-[0-9a-f]{16}$/;
 

@@ -5,11 +5,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { openBody, existsByStat } from './body.ts';
-import { folderPrefix, joinKey } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { openBody, existsByStat } from '../body.ts';
+import { folderPrefix, joinKey } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 /** Settings of one Swift storage; the config layer fills them from WALG_SWIFT_PREFIX and OS_* settings. */
 export interface SwiftOptions {

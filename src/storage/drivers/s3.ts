@@ -9,11 +9,11 @@ import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client, S3ClientConfig, CompletedPart } from '@aws-sdk/client-s3';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { openBody, existsByStat } from './body.ts';
-import { folderPrefix, joinKey } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { openBody, existsByStat } from '../body.ts';
+import { folderPrefix, joinKey } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 /** Settings of one S3 storage. Plain values: the config layer maps WALG_S3_* / AWS_* settings onto them. */
 export interface S3Options {

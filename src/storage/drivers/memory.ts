@@ -1,10 +1,10 @@
 // In-memory storage driver: for unit tests and as the reference behaviour of the Storage contract.
 
 import { Readable } from 'node:stream';
-import { ObjectNotFoundError, CancelledError } from '../core/errors.ts';
-import { openBody } from './body.ts';
-import { folderPrefix } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { ObjectNotFoundError, CancelledError } from '../../core/errors.ts';
+import { openBody } from '../body.ts';
+import { folderPrefix } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 interface Entry { data: Buffer; lastModified: Date }
 

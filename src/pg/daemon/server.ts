@@ -6,10 +6,10 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { lstat, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { ArchiveNonExistenceError, CancelledError, ConfigError, LocalFileError, WalgError, describeError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { ByteReader, MSG, bytesToArgs, readMessage } from './daemon-protocol.ts';
-import type { DaemonMessage } from './daemon-protocol.ts';
+import { ArchiveNonExistenceError, CancelledError, ConfigError, LocalFileError, WalgError, describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { ByteReader, MSG, bytesToArgs, readMessage } from './protocol.ts';
+import type { DaemonMessage } from './protocol.ts';
 
 /** compat: the systemd watchdog message WAL-G sends, and its period. */
 export const SD_NOTIFY_WATCHDOG = 'WATCHDOG=1';

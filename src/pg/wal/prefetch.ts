@@ -6,13 +6,13 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ArchiveNonExistenceError, describeError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { mapLimit } from '../core/concurrency.ts';
-import type { Storage } from '../storage/types.ts';
-import { compareWalSegments, isWalSegmentName, nextWalName, parseWalName, tryParseWalName } from './wal-name.ts';
-import type { WalReadOptions } from './wal-fetch.ts';
-import { seaApi } from '../core/native.ts';
+import { ArchiveNonExistenceError, describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { mapLimit } from '../../core/concurrency.ts';
+import type { Storage } from '../../storage/types.ts';
+import { compareWalSegments, isWalSegmentName, nextWalName, parseWalName, tryParseWalName } from '../wal-name.ts';
+import type { WalReadOptions } from './fetch.ts';
+import { seaApi } from '../../core/native.ts';
 
 /** Paths used for prefetching `name` below `dir` (the destination's directory, or WALG_PREFETCH_DIR). */
 export interface PrefetchPaths {
@@ -115,7 +115,7 @@ export async function prefetchFile(name: string, dir: string, opts: WalPrefetchO
   }
   const out = fh.createWriteStream();
   try {
-    const { openArchivedWal } = await import('./wal-fetch.ts');
+    const { openArchivedWal } = await import('./fetch.ts');
     const obj = await openArchivedWal(opts.storage, name, opts);
     await pipeline(obj.stream, out, { signal: opts.signal });
   } catch (err) {

@@ -8,12 +8,12 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { userInfo } from 'node:os';
 import type { Client, SFTPWrapper, Stats, FileEntryWithStats, ConnectConfig } from 'ssh2';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { existsByStat, openBody } from './body.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { existsByStat, openBody } from '../body.ts';
 import { timestampRandomTag } from './fs.ts';
-import { folderPrefix } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { folderPrefix } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 /** Settings of one SSH storage (from WALG_SSH_PREFIX, SSH_PORT, SSH_USERNAME, SSH_PASSWORD, SSH_PRIVATE_KEY_PATH). */
 export interface SshOptions {

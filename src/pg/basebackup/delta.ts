@@ -2,15 +2,15 @@
 // WALG_DELTA_ORIGIN (LATEST | LATEST_FULL), --delta-from-name / --delta-from-user-data, and every fallback to a full
 // backup that WAL-G makes, with its log lines.
 
-import { ConfigError, WalgError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import { selectBackup } from '../backup/select.ts';
-import { readMetadata, readSentinel } from '../backup/sentinel.ts';
-import type { BackupSentinel } from '../backup/sentinel.ts';
-import type { Storage } from '../storage/types.ts';
-import { fetchFilesMetadata } from './files-metadata.ts';
-import type { FileDescription } from './files-metadata.ts';
-import { formatLsn } from './lsn.ts';
+import { ConfigError, WalgError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import { selectBackup } from '../../backup/select.ts';
+import { readMetadata, readSentinel } from '../../backup/sentinel.ts';
+import type { BackupSentinel } from '../../backup/sentinel.ts';
+import type { Storage } from '../../storage/types.ts';
+import { fetchFilesMetadata } from '../files-metadata.ts';
+import type { FileDescription } from '../files-metadata.ts';
+import { formatLsn } from '../lsn.ts';
 
 /** How delta backups are configured (settings and flags, already resolved). */
 export interface DeltaConfig {

@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
-import { WALG_BIN, walg, baseEnv, LOG_LINE } from '../helpers/cli.ts';
+import { WALG_BIN, walg, baseEnv, LOG_LINE } from './cli.ts';
 import { sql, pgbench, until, fingerprint, switchAndWaitForArchiver } from './pg-exec.ts';
 
 /** What one round trip did, for the caller's diagnostics or extra assertions. */

@@ -4,7 +4,7 @@
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { walNameWithoutExtension } from './wal-name.ts';
+import { walNameWithoutExtension } from '../wal-name.ts';
 
 /** Postgres' archive status sub-directory of pg_wal. */
 export const ARCHIVE_STATUS_DIR = 'archive_status';

@@ -8,7 +8,7 @@ import { chmod, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promis
 import { join, posix } from 'node:path';
 import { CancelledError, LocalFileError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import { applyIncrement } from './pagefile.ts';
+import { applyIncrement } from '../pg/pagefile.ts';
 import { TAR_TYPE } from './tar.ts';
 import type { TarEntry } from './tar.ts';
 

@@ -2,18 +2,18 @@
 // backwards from the cluster's current segment, across timeline switches, to the start of the earliest usable
 // backup, classifying every segment; and compares the cluster's timeline with the highest one in storage.
 
-import { stringifyGo } from '../backup/json.ts';
-import { UsageError, WalgError, describeError } from '../core/errors.ts';
-import { log } from '../core/log.ts';
-import type { Storage } from '../storage/types.ts';
-import { formatLsn, parseLsn } from './lsn.ts';
-import type { WalReadOptions } from './wal-fetch.ts';
-import { formatWalName, tryParseWalName } from './wal-name.ts';
-import type { WalSegment } from './wal-name.ts';
+import { stringifyGo } from '../../backup/json.ts';
+import { UsageError, WalgError, describeError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
+import type { Storage } from '../../storage/types.ts';
+import { formatLsn, parseLsn } from '../lsn.ts';
+import type { WalReadOptions } from './fetch.ts';
+import { formatWalName, tryParseWalName } from '../wal-name.ts';
+import type { WalSegment } from '../wal-name.ts';
 import {
   backupStartSegment, goPrettyTable, listWalFolder, loadBackupDetails, readTimelineHistory, segNoOfLsn, trimFileExtension,
-} from './wal-show.ts';
-import type { BackupDetail, HistoryRecord } from './wal-show.ts';
+} from './show.ts';
+import type { BackupDetail, HistoryRecord } from './show.ts';
 
 /** The checks, in the order their results are printed. */
 export const WAL_VERIFY_CHECKS = ['integrity', 'timeline'] as const;
@@ -403,7 +403,7 @@ export function currentLsnQuery(version: number): string {
  * connection or a query fails, or the server's WAL segment size differs from WALG_PG_WAL_SIZE.
  */
 export async function queryCurrentWalSegment(segmentSize: number, env: NodeJS.ProcessEnv = process.env): Promise<WalSegment> {
-  const { connectSettings, PostgresError } = await import('./postgres-client.ts');
+  const { connectSettings, PostgresError } = await import('../postgres-client.ts');
   const s = connectSettings(env);
   const pg = (await import('pg')).default;
   const client = new pg.Client({

@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ContainerClient, RequestPolicyFactory } from '@azure/storage-blob';
-import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../core/errors.ts';
-import { existsByStat, openBody } from './body.ts';
-import { readAhead } from './readahead.ts';
-import type { ReadAhead } from './readahead.ts';
-import { folderPrefix, joinKey } from './types.ts';
-import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from './types.ts';
+import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../../core/errors.ts';
+import { existsByStat, openBody } from '../body.ts';
+import { readAhead } from '../readahead.ts';
+import type { ReadAhead } from '../readahead.ts';
+import { folderPrefix, joinKey } from '../types.ts';
+import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
 
 /** Settings of one Azure storage. Plain values: the registry maps WALG_AZ_PREFIX and the AZURE_* settings onto them. */
 export interface AzureOptions {
