@@ -1,4 +1,4 @@
-// The README's main job on an embedded default, end to end: a throwaway PostgreSQL 15 cluster archives its WAL with
+// The README's main job on an embedded default, end to end: a throwaway PostgreSQL cluster archives its WAL with
 // wal-push to a local file storage, gets pgbench data and a base backup (backup-push), more writes and a delta
 // backup, more writes and a named restore point, is dropped, and is restored with backup-fetch LATEST (the delta
 // chain) + wal-fetch recovery to that point.
@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity } from '../test/servers/postgres.ts';
+import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_MAJOR } from '../test/servers/postgres.ts';
 import type { PgCluster } from '../test/servers/postgres.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
   let source: PgCluster | undefined;
   let restored: PgCluster | undefined;
   try {
-    step(`throwaway PostgreSQL 15 cluster; WAL archived by "wal-g wal-push" to the file storage ${storage}`);
+    step(`throwaway PostgreSQL ${PG_MAJOR ?? ''} cluster; WAL archived by "wal-g wal-push" to the file storage ${storage}`);
     source = await initCluster({ archive_mode: 'on', archive_command: `${BIN} wal-push %p --config ${cfg}` });
     await source.start();
     const pgEnv = source.env;

@@ -1,4 +1,4 @@
-// Throwaway PostgreSQL 15 clusters for integration tests: initdb -k as an unprivileged OS user, a free port,
+// Throwaway PostgreSQL clusters (15 on Debian 12; whatever major test/helpers/pgbin.ts finds) for integration tests: initdb -k as an unprivileged OS user, a free port,
 // a private socket dir, and helpers to run psql/pgbench/pg_dumpall and to stop and destroy the cluster.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -6,8 +6,13 @@ import { mkdtempSync, chownSync, writeFileSync, appendFileSync, rmSync, existsSy
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findPgBin } from '../helpers/pgbin.ts';
 
-export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG = findPgBin();
+/** Directory of the server binaries (initdb, pg_ctl, psql, pgbench, ...), chosen by test/helpers/pgbin.ts. */
+export const PG_BIN = PG.bin;
+/** Major version of those binaries, when known. */
+export const PG_MAJOR = PG.major;
 /** OS user that owns test clusters when the tests run as root (initdb refuses root). */
 export const PG_OS_USER = 'walgtest';
 
@@ -132,7 +137,7 @@ export class PgCluster {
 
 /** initdb -k a new cluster in a fresh temp dir (not started). `settings` go to postgresql.conf. */
 export async function initCluster(settings: Record<string, string | number | boolean> = {}): Promise<PgCluster> {
-  if (!existsSync(join(PG_BIN, 'initdb'))) throw new Error(`PostgreSQL 15 server binaries not found in ${PG_BIN} (apt-get install postgresql-15)`);
+  if (!existsSync(join(PG_BIN, 'initdb'))) throw new Error(`PostgreSQL server binaries not found in ${PG_BIN}: run 'make system-deps' (or set PG_BIN)`);
   const base = userTempDir('walg-pg-');
   const data = join(base, 'data');
   const id = pgIdentity();
