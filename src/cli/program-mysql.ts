@@ -1,107 +1,19 @@
 // The MySQL/MariaDB command tree (WAL-G's wal-g-mysql): selected by src/cli/flavor-argv.ts for `wal-g mysql ...` or
-// a binary named wal-g-mysql. Handlers load lazily, so no command evaluates mysql2 unless it talks to the server.
+// a binary named wal-g-mysql. Both ways build this same tree, so a command runs with the storage role its
+// declaration states (src/commands/mysql/index.ts) however it was invoked.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { withContext } from './run.ts';
-import { VERSION_LINE, buildStorageTools, rootCommand } from './program.ts';
-import type { MysqlDeleteMode } from '../commands/mysql/delete.ts';
-import type { BinlogWindowOptions } from '../commands/mysql/binlog-window.ts';
+import { VERSION_LINE, rootCommand } from './program.ts';
+import type { RunCommand } from '../commands/context.ts';
+import { registerMysqlCommands } from '../commands/mysql/index.ts';
+import { storageToolsCommand } from '../commands/st/index.ts';
 
-const SINCE_HELP = 'backup name starting from which you want to fetch binlogs';
-const UNTIL_HELP = 'time in RFC3339 for PITR';
-const UNTIL_LMT_HELP = 'time in RFC3339 that is used to prevent wal-g from replaying binlogs that was created/modified after this time';
-
-/** Builds the root command of the MySQL flavour. */
-export function buildMysqlProgram(): Command {
+/** Builds the root command of the MySQL flavour; `run` (tests pass their own) runs each command's body. */
+export function buildMysqlProgram(run: RunCommand = withContext): Command {
   const program = rootCommand('MySQL/MariaDB backup tool (WAL-G compatible)', `${VERSION_LINE}\tMySQL`,
     '\nEvery setting (WALG_*, AWS_*, ...) is also accepted as a hidden flag: lower case, "_" as "-".');
-
-  program.command('backup-push')
-    .description('Creates new backup and pushes it to storage')
-    .option('-p, --permanent', 'Pushes permanent backup', false)
-    .option('--add-user-data <json>', 'Write the provided user data to the backup sentinel and metadata files.')
-    .option('--count-journals', 'Maintain journal_<backup> binlog size accounting (not supported yet)', false)
-    .action(async (opts: { permanent: boolean; addUserData?: string }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/backup-push.ts')).run(ctx, opts)));
-
-  // compat: the 2018 name; the stream comes from stdin instead of WALG_STREAM_CREATE_COMMAND.
-  program.command('stream-push')
-    .description('Uploads a backup stream read from stdin')
-    .option('-p, --permanent', 'Pushes permanent backup', false)
-    .option('--add-user-data <json>', 'Write the provided user data to the backup sentinel.')
-    .action(async (opts: { permanent: boolean; addUserData?: string }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/stream-push.ts')).run(ctx, opts)));
-
-  program.command('backup-fetch').argument('[backup_name]', 'backup name or LATEST (or use --target-user-data)')
-    .description('Fetch desired backup from storage')
-    .option('--target-user-data <json>', 'Fetch storage backup which has the specified user data')
-    .action(async (name: string | undefined, opts: { targetUserData?: string }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/backup-fetch.ts')).run(ctx, name, opts)));
-
-  program.command('get-stream').argument('<backup_name>', 'backup name or LATEST').argument('[destination_path]', 'file to write (default: stdout)')
-    .description('Download the backup as single stream')
-    .action(async (name: string, dest: string | undefined) => withContext(async (ctx) =>
-      (await import('../commands/mysql/get-stream.ts')).run(ctx, name, dest)));
-
-  // compat: the 2018 name of get-stream, to stdout only.
-  program.command('stream-fetch').argument('<backup_name>', 'backup name or LATEST')
-    .description('Write the backup stream to stdout')
-    .action(async (name: string) => withContext(async (ctx) =>
-      (await import('../commands/mysql/get-stream.ts')).run(ctx, name)));
-
-  program.command('backup-list')
-    .description('Prints available backups')
-    .option('--pretty', 'Prints more readable output', false)
-    .option('--json', 'Prints output in json format', false)
-    .option('--detail', 'Prints extra backup details', false)
-    .action(async (opts: { pretty: boolean; json: boolean; detail: boolean }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/backup-list.ts')).run(ctx, opts)));
-
-  program.command('backup-mark')
-    .description('Marks a backup permanent or impermanent')
-    .option('-b, --backup <name>', 'mark permanent/impermanent target backup')
-    .option('-i, --impermanent', 'Marks a backup impermanent', false)
-    .action(async (opts: { backup?: string; impermanent: boolean }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/backup-mark.ts')).run(ctx, opts)));
-
-  const del = new Command('delete').description('Clears old backups and binlogs')
-    .option('--confirm', 'Confirms backup deletion', false);
-  const mode = (name: MysqlDeleteMode, usage: string, description: string) => del.command(name)
-    .usage(usage).description(description).argument('[args...]')
-    .action(async (args: string[], _opts: unknown, cmd: Command) => withContext(async (ctx) =>
-      (await import('../commands/mysql/delete.ts')).run(ctx, name, args, cmd.optsWithGlobals() as { confirm?: boolean })));
-  mode('retain', '[FULL|FIND_FULL] backup_count', 'keep the newest backups (and the binlogs they need), delete older ones');
-  mode('before', '[FIND_FULL] backup_name|timestamp', 'delete everything older than the backup or time');
-  mode('everything', '[FORCE]', 'delete every backup and binlog (FORCE: permanent ones too)');
-  mode('target', '[FIND_FULL] backup_name', 'delete one backup (binlogs are kept)');
-  program.addCommand(del);
-
-  program.command('binlog-push')
-    .description('Upload binlogs to the storage')
-    .option('--until <binlog>', 'binlog file name to stop at. Current active by default')
-    .action(async (opts: { until?: string }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/binlog-push.ts')).run(ctx, opts)));
-
-  const window = (cmd: Command) => cmd
-    .option('--since <backup>', SINCE_HELP, 'LATEST')
-    .option('--until <time>', UNTIL_HELP, new Date().toISOString().replace(/\.\d+Z$/, 'Z'))
-    .option('--until-binlog-last-modified-time <time>', UNTIL_LMT_HELP, '');
-  window(program.command('binlog-fetch').description('Fetch binlog from storage and save it to the disk'))
-    .action(async (opts: BinlogWindowOptions) => withContext(async (ctx) =>
-      (await import('../commands/mysql/binlog-fetch.ts')).run(ctx, opts)));
-  window(program.command('binlog-replay').description('Fetch binlogs from storage and replays them to MySQL'))
-    .action(async (opts: BinlogWindowOptions) => withContext(async (ctx) =>
-      (await import('../commands/mysql/binlog-replay.ts')).run(ctx, opts)));
-
-  program.command('binlog-list')
-    .description('List available binlogs in storage')
-    .option('--since <time>', "show binlogs modified since this time (e.g., '2h', '30m', '2023-01-01T10:00:00Z', 'LATEST')")
-    .option('--until <time>', "show binlogs modified until this time (e.g., '1h', '2023-01-01T12:00:00Z')")
-    .option('--pretty', 'pretty print the output (table format)', false)
-    .option('--json', 'output in JSON format', false)
-    .action(async (opts: { since?: string; until?: string; pretty: boolean; json: boolean }) => withContext(async (ctx) =>
-      (await import('../commands/mysql/binlog-list.ts')).run(ctx, opts)));
-
-  program.addCommand(buildStorageTools());
+  registerMysqlCommands(program, run);
+  program.addCommand(storageToolsCommand(run));
   return program;
 }

@@ -1,11 +1,12 @@
 // Glue between commander actions and command modules: loads the config once, configures logging,
-// builds the CommandContext, and guarantees cleanup.
+// builds the CommandContext for the command's declared storage role, and guarantees cleanup.
 
 import { loadConfig, exportToEnv } from '../config/load.ts';
 import { ConfigError } from '../core/errors.ts';
 import { log, LOG_LEVELS } from '../core/log.ts';
 import type { LogLevel } from '../core/log.ts';
-import { CommandContext } from './context.ts';
+import { CommandContext } from '../commands/context.ts';
+import type { StorageRole, StorageUse } from '../commands/context.ts';
 import type { GlobalArgs } from './argv.ts';
 import type { Config } from '../config/load.ts';
 
@@ -21,7 +22,7 @@ export async function loadRunConfig(): Promise<Config> {
     configPath: g?.configPath,
     home: process.env.HOME,
   });
-  const level = (config.get('WALG_LOG_LEVEL') ?? 'NORMAL').toUpperCase() as LogLevel;
+  const level = config.get('WALG_LOG_LEVEL').toUpperCase() as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new ConfigError(`got incorrect log level: '${config.get('WALG_LOG_LEVEL')}'`);
   log.configure(level, config.get('WALG_LOG_DESTINATION'));
   for (const w of config.warnings) log.warn(w);
@@ -35,12 +36,14 @@ export async function loadRunConfig(): Promise<Config> {
   return config;
 }
 
-/** Runs a command body with a fresh context; the context is closed whatever happens. */
-export async function withContext(fn: (ctx: CommandContext) => Promise<void>): Promise<void> {
+/**
+ * Runs a command body with a fresh context whose storage follows `use`, the role the command declares where it is
+ * registered (src/commands/<group>/index.ts); the context is closed whatever happens. This is the RunCommand the
+ * command groups are registered with.
+ */
+export async function withContext(use: StorageRole | StorageUse, fn: (ctx: CommandContext) => Promise<void>): Promise<void> {
   const config = await loadRunConfig();
-  // The command name (first word after the global flags) picks the command's failover-storage role.
-  const command = runtime.globals?.rest.find((a) => !a.startsWith('-'));
-  const ctx = new CommandContext(config, runtime.signal ?? new AbortController().signal, runtime.globals?.turbo ?? false, command);
+  const ctx = new CommandContext(config, runtime.signal ?? new AbortController().signal, runtime.globals?.turbo ?? false, use);
   try {
     await fn(ctx);
   } finally {

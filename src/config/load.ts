@@ -1,11 +1,14 @@
 // Resolves every setting from hidden flags, the environment, a config file and defaults (in that precedence),
-// validates typed values on access, and exports the result to the process environment as WAL-G does.
+// validates typed values on access, warns about settings that are accepted but not acted on, and exports the
+// result to the process environment as WAL-G does.
 
 import { readFileSync, existsSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { SETTINGS, findSetting } from './settings.ts';
-import type { SettingDef } from './settings.ts';
+import type { DefaultedSettingName, SettingDef, SettingName } from './settings.ts';
+
+export type { DefaultedSettingName, SettingName } from './settings.ts';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
@@ -22,7 +25,16 @@ export interface LoadInput {
   home?: string;
 }
 
-/** The resolved, immutable settings of one run. Typed getters throw ConfigError on malformed values. */
+/**
+ * What a getter of setting N returns: T for a setting with a default in the table (an unset setting yields the
+ * default), T | undefined otherwise.
+ */
+export type SettingValue<N extends SettingName, T> = N extends DefaultedSettingName ? T : T | undefined;
+
+/**
+ * The resolved, immutable settings of one run. Getters take a canonical setting name (checked by the compiler),
+ * return the table's default when the setting is unset, and throw ConfigError on malformed values.
+ */
 export class Config {
   private readonly values: Map<string, Resolved>;
   /** Raw map-valued settings from the config file (WALG_FAILOVER_STORAGES, WALG_STATSD_EXTRA_TAGS). */
@@ -40,62 +52,79 @@ export class Config {
     Object.freeze(this);
   }
 
-  /** The string value of a setting, or undefined when unset (empty strings count as unset). */
-  get(name: string): string | undefined {
+  /**
+   * The raw string of a setting: its resolved value, else (unset or empty: empty strings count as unset) the
+   * table's default, else undefined. Every getter goes through here, so a Config built without default entries
+   * (a failover storage's) still answers with the defaults.
+   */
+  private raw(name: string): string | undefined {
     const v = this.values.get(canonical(name))?.value;
-    return v === '' ? undefined : v;
+    return v === undefined || v === '' ? findSetting(name)?.default : v;
   }
 
-  /** Where a setting's value came from. */
-  source(name: string): SettingSource | undefined { return this.values.get(canonical(name))?.source; }
+  /** The string value of a setting (the default when unset; undefined when unset without a default). */
+  get<N extends SettingName>(name: N): SettingValue<N, string> {
+    return this.raw(name) as SettingValue<N, string>;
+  }
 
-  /** Like get(), but throws ConfigError naming the setting when it is unset. */
-  require(name: string): string {
-    const v = this.get(name);
+  /** Where a setting's value came from ('default' also when it was given empty and the default applies). */
+  source(name: SettingName): SettingSource | undefined {
+    const r = this.values.get(canonical(name));
+    if ((r === undefined || r.value === '') && findSetting(name)?.default !== undefined) return 'default';
+    return r?.source;
+  }
+
+  /** Like get(), but throws ConfigError naming the setting when it is unset and has no default. */
+  require(name: SettingName): string {
+    const v = this.raw(name);
     if (v === undefined) throw new ConfigError(`${name} is required but not set`);
     return v;
   }
 
-  getBool(name: string): boolean | undefined {
-    const v = this.get(name);
-    return v === undefined ? undefined : parseBool(name, v);
+  /** A boolean (Go strconv.ParseBool syntax). */
+  getBool<N extends SettingName>(name: N): SettingValue<N, boolean> {
+    const v = this.raw(name);
+    return (v === undefined ? undefined : parseBool(name, v)) as SettingValue<N, boolean>;
   }
 
-  getInt(name: string): number | undefined {
-    const v = this.get(name);
-    if (v === undefined) return undefined;
+  /** A decimal integer. */
+  getInt<N extends SettingName>(name: N): SettingValue<N, number> {
+    const v = this.raw(name);
+    if (v === undefined) return undefined as SettingValue<N, number>;
     if (!/^[-+]?\d+$/.test(v.trim())) throw new ConfigError(`${name}: '${v}' is not an integer`);
-    return Number.parseInt(v, 10);
+    return Number.parseInt(v, 10) as SettingValue<N, number>;
   }
 
-  getFloat(name: string): number | undefined {
-    const v = this.get(name);
-    if (v === undefined) return undefined;
+  /** A finite number. */
+  getFloat<N extends SettingName>(name: N): SettingValue<N, number> {
+    const v = this.raw(name);
+    if (v === undefined) return undefined as SettingValue<N, number>;
     const n = Number(v);
     if (!Number.isFinite(n)) throw new ConfigError(`${name}: '${v}' is not a number`);
-    return n;
+    return n as SettingValue<N, number>;
   }
 
   /** Duration in milliseconds (Go syntax: 300ms, 1m30s, 2h; a bare number is nanoseconds as in viper). */
-  getDurationMs(name: string): number | undefined {
-    const v = this.get(name);
-    return v === undefined ? undefined : parseDurationMs(name, v);
+  getDurationMs<N extends SettingName>(name: N): SettingValue<N, number> {
+    const v = this.raw(name);
+    return (v === undefined ? undefined : parseDurationMs(name, v)) as SettingValue<N, number>;
   }
 
   /** Size in bytes (1048576, 1kb, 1mb, 1gb; 1024-based as viper). */
-  getSize(name: string): number | undefined {
-    const v = this.get(name);
-    return v === undefined ? undefined : parseSize(name, v);
+  getSize<N extends SettingName>(name: N): SettingValue<N, number> {
+    const v = this.raw(name);
+    return (v === undefined ? undefined : parseSize(name, v)) as SettingValue<N, number>;
   }
 
-  getJson(name: string): unknown {
-    const v = this.get(name);
+  /** A JSON value, or undefined when unset. */
+  getJson(name: SettingName): unknown {
+    const v = this.raw(name);
     if (v === undefined) return undefined;
     try { return JSON.parse(v); } catch { throw new ConfigError(`${name}: value is not valid JSON`); }
   }
 
   /** A map-valued setting: from the config file as a nested map, or from a JSON string. */
-  getMap(name: string): Record<string, unknown> | undefined {
+  getMap(name: SettingName): Record<string, unknown> | undefined {
     const m = this.maps.get(canonical(name));
     if (m) return m;
     const j = this.getJson(name);
@@ -104,7 +133,10 @@ export class Config {
     return j as Record<string, unknown>;
   }
 
-  /** Every set setting as [canonical name, value, secret] (for the DEVEL dump and export). */
+  /**
+   * Every resolved setting as [canonical name, value, secret, source] (for the DEVEL dump and export), defaults
+   * included with source 'default' (neither dumps nor exports them).
+   */
   entries(): Array<{ name: string; value: string; secret: boolean; source: SettingSource }> {
     return [...this.values.entries()].map(([name, r]) => ({ name, value: r.value, secret: !!findSetting(name)?.secret, source: r.source }));
   }
@@ -256,7 +288,7 @@ export async function loadConfig(input: LoadInput): Promise<Config> {
 
   const values = new Map<string, Resolved>();
   const maps = new Map<string, Record<string, unknown>>();
-  for (const d of SETTINGS) {
+  for (const d of SETTINGS as readonly SettingDef[]) {
     const names = candidateNames(d);
     let r: Resolved | undefined;
     const flag = input.flags?.get(d.name);
@@ -284,7 +316,28 @@ export async function loadConfig(input: LoadInput): Promise<Config> {
     if (!r && d.default !== undefined) r = { value: d.default, source: 'default', via: d.name };
     if (r) values.set(d.name, r);
   }
+  warnings.push(...inertWarnings(values, maps));
   return new Config(values, maps, fileUsed, warnings);
+}
+
+/**
+ * One warning per setting the table marks inert that this run sets to something other than its default
+ * (a value equal to the default changes nothing, here or in WAL-G), unless its inertUnless companion is set.
+ */
+function inertWarnings(values: Map<string, Resolved>, maps: Map<string, Record<string, unknown>>): string[] {
+  const given = (name: string) => {
+    const r = values.get(name);
+    return maps.has(name) || (r !== undefined && r.source !== 'default' && r.value.trim() !== '');
+  };
+  const out: string[] = [];
+  for (const d of SETTINGS as readonly SettingDef[]) {
+    if (d.inert === undefined || !given(d.name)) continue;
+    const v = values.get(d.name)?.value.trim();
+    if (v !== undefined && d.default !== undefined && v.toLowerCase() === d.default.toLowerCase()) continue;
+    if (d.inertUnless !== undefined && given(d.inertUnless)) continue;
+    out.push(`${d.name} is accepted for compatibility but not supported by this implementation (${d.inert}); it has no effect`);
+  }
+  return out;
 }
 
 /**

@@ -7,26 +7,24 @@ import { hostname as osHostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import type { Config } from '../config/load.ts';
 import type { Storage } from '../storage/types.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
 import { backupFolder, sentinelKey } from '../backup/layout.ts';
 import { deleteObjects, listKeys } from '../backup/catalog.ts';
 import { runShell } from './command.ts';
 import { connectMysql } from './connection.ts';
-import type { MysqlSession } from './connection.ts';
+import type { MysqlConnectionSettings, MysqlSession } from './connection.ts';
 import { lastUploadedBinlog, lastUploadedBinlogBeforeGtid } from './binlog-storage.ts';
 import { encodeStreamSentinel, goLocalTime, streamBackupName, UNSPECIFIED_TOOL, XTRABACKUP_TOOL, writeStreamSentinel } from './sentinel.ts';
 import type { StreamSentinel } from './sentinel.ts';
-import { splitOptionsFromConfig, uploadStream } from './stream.ts';
-import type { UploadedStream } from './stream.ts';
+import { uploadStream } from './stream.ts';
+import type { SplitOptions, UploadedStream } from './stream.ts';
 
 /** Where the backup stream comes from. */
 export type StreamSource = { kind: 'command'; command: string } | { kind: 'stdin'; stream: Readable };
 
 /** What a push needs from the run. */
 export interface StreamPushContext {
-  config: Config;
   storage: Storage;
   pipeline: DataPipeline;
   signal: AbortSignal;
@@ -40,6 +38,10 @@ export interface StreamPushOptions {
   userData?: unknown;
   /** backup-push needs the database (compat); stream-push records binlog positions only when a DSN is set. */
   requireDatabase: boolean;
+  /** The server to read the GTID state from. */
+  connection: MysqlConnectionSettings;
+  /** How the stream is cut (WALG_STREAM_SPLITTER_*). */
+  split: SplitOptions;
 }
 
 /** compat: isXtrabackup — some word of the command mentions xtrabackup or xbstream. */
@@ -75,10 +77,10 @@ async function removeFailedUpload(storage: Storage, name: string): Promise<void>
 
 /** Runs one stream backup and returns its name. Throws (after cleaning up) when anything fails. */
 export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushOptions): Promise<string> {
-  const { config, storage, signal } = ctx;
+  const { storage, signal } = ctx;
   const host = (() => { try { return osHostname(); } catch { log.warn('Failed to obtain the OS hostname'); return ''; } })();
   let session: MysqlSession | undefined;
-  if (opts.requireDatabase || config.get('WALG_MYSQL_DATASOURCE_NAME') !== undefined) session = await connectMysql(config);
+  if (opts.requireDatabase || opts.connection.datasourceName !== undefined) session = await connectMysql(opts.connection);
   else log.warn('WALG_MYSQL_DATASOURCE_NAME is not set: the backup records no binlog position');
   try {
     let version = '';
@@ -99,7 +101,7 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
     log.info(`Backup will be pushed as ${name}`);
     let uploaded: UploadedStream;
     try {
-      uploaded = await uploadFromSource(ctx, opts.source, name);
+      uploaded = await uploadFromSource(ctx, opts.source, opts.split, name);
       // A backup taken while our session with the server died is not trusted: the server may have gone away
       // under the backup tool too (compat: WAL-G would notice only at its next query).
       if (session) await session.ping();
@@ -135,8 +137,7 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
   }
 }
 
-async function uploadFromSource(ctx: StreamPushContext, source: StreamSource, name: string): Promise<UploadedStream> {
-  const split = splitOptionsFromConfig(ctx.config);
+async function uploadFromSource(ctx: StreamPushContext, source: StreamSource, split: SplitOptions, name: string): Promise<UploadedStream> {
   const up = (stream: Readable) => uploadStream(stream, { storage: ctx.storage, pipeline: ctx.pipeline, backup: name, split, signal: ctx.signal });
   if (source.kind === 'stdin') return up(source.stream);
   log.info(`Command to execute: ${source.command}`);

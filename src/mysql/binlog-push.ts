@@ -9,12 +9,13 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { LocalFileError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import type { Config } from '../config/load.ts';
 import type { Storage } from '../storage/types.ts';
 import { encodeStages, through, withExtension } from '../pipeline/pipeline.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
-import { BINLOG_CACHE_FILE, BINLOG_FOLDER, binlogNum, binlogPrefix } from './binlog.ts';
+import { BINLOG_PATH } from '../backup/layout.ts';
+import { BINLOG_CACHE_FILE, binlogNum, binlogPrefix } from './binlog.ts';
 import { connectMysql } from './connection.ts';
+import type { MysqlConnectionSettings } from './connection.ts';
 
 /** compat: LogsCache. */
 export interface BinlogCache { LastArchivedBinlog: string }
@@ -69,7 +70,6 @@ export function selectBinlogsToPush(binlogs: readonly string[], until: string | 
 
 /** What binlog-push needs from the run. */
 export interface BinlogPushContext {
-  config: Config;
   storage: Storage;
   pipeline: DataPipeline;
   signal: AbortSignal;
@@ -77,12 +77,24 @@ export interface BinlogPushContext {
   cachePath?: string;
 }
 
+/** Options of binlog-push, from its flags and settings. */
+export interface BinlogPushOptions {
+  /** The server whose binlogs are archived. */
+  connection: MysqlConnectionSettings;
+  /** WALG_MYSQL_CHECK_GTIDS (not supported yet: warns). */
+  checkGtids: boolean;
+  /** WALG_MYSQL_BINLOG_SRC: where this host sees the server's binlog directory (e.g. a mount), index included. */
+  binlogSrc?: string;
+  /** --until: the first binlog not to push. */
+  until?: string;
+}
+
 /** Uploads every closed binlog not yet archived; returns the names uploaded. */
-export async function pushBinlogs(ctx: BinlogPushContext, until?: string): Promise<string[]> {
-  if (ctx.config.getBool('WALG_MYSQL_CHECK_GTIDS')) {
+export async function pushBinlogs(ctx: BinlogPushContext, opts: BinlogPushOptions): Promise<string[]> {
+  if (opts.checkGtids) {
     log.warn('WALG_MYSQL_CHECK_GTIDS is not supported yet: binlogs are selected by name and the local cache only');
   }
-  const session = await connectMysql(ctx.config);
+  const session = await connectMysql(opts.connection);
   let folder: string;
   let indexPath: string;
   try {
@@ -91,8 +103,7 @@ export async function pushBinlogs(ctx: BinlogPushContext, until?: string): Promi
   } finally {
     await session.close();
   }
-  // WALG_MYSQL_BINLOG_SRC: where this host sees the server's binlog directory (e.g. a mount), index included.
-  const src = ctx.config.get('WALG_MYSQL_BINLOG_SRC');
+  const src = opts.binlogSrc;
   if (src !== undefined) {
     folder = src;
     indexPath = join(src, basename(indexPath));
@@ -104,11 +115,11 @@ export async function pushBinlogs(ctx: BinlogPushContext, until?: string): Promi
   // The index lists files in creation order (paths as the server wrote them; only the base name matters).
   const binlogs = index.split('\n').map((l) => l.trim()).filter((l) => l !== '').map((l) => basename(l));
   const cachePath = ctx.cachePath ?? binlogCachePath();
-  const { toPush, cache, reset } = selectBinlogsToPush(binlogs, until, await readBinlogCache(cachePath));
+  const { toPush, cache, reset } = selectBinlogsToPush(binlogs, opts.until, await readBinlogCache(cachePath));
   if (reset) log.warn(`binlog was reset or naming changed (${binlogs[0]}), clearing cache`);
   const pushed: string[] = [];
   for (const b of toPush) {
-    const key = withExtension(`${BINLOG_FOLDER}${b}`, ctx.pipeline.compressor);
+    const key = withExtension(`${BINLOG_PATH}${b}`, ctx.pipeline.compressor);
     // Restore order is upload order: re-uploading an archived binlog (cache lost) would move it after newer ones.
     if (await ctx.storage.exists(key, { signal: ctx.signal })) {
       log.info(`${b} is already archived, skipping`);

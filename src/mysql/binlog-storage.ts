@@ -11,9 +11,9 @@ import { log } from '../core/log.ts';
 import type { Storage } from '../storage/types.ts';
 import { decodeStages, through } from '../pipeline/pipeline.ts';
 import type { Crypter } from '../pipeline/types.ts';
-import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../backup/layout.ts';
+import { BASEBACKUPS_PATH, BINLOG_PATH, backupNameFromSentinel, sentinelKey } from '../backup/layout.ts';
 import { parseRfc3339 } from '../backup/retention.ts';
-import { BINLOG_FOLDER, BINLOG_HEADER_READ, binlogNameOfObject, binlogObjectExtension, parseBinlogHead } from './binlog.ts';
+import { BINLOG_HEADER_READ, binlogNameOfObject, binlogObjectExtension, parseBinlogHead } from './binlog.ts';
 import type { BinlogHead, GtidSet, MariadbGtidSet, MysqlGtidSet } from './binlog.ts';
 import type { StreamSentinel } from './sentinel.ts';
 
@@ -29,7 +29,7 @@ export interface ArchivedBinlog {
 /** Archived binlogs, oldest upload first (ties broken by key so the order is stable). */
 export async function listArchivedBinlogs(storage: Storage, signal?: AbortSignal): Promise<ArchivedBinlog[]> {
   const out: ArchivedBinlog[] = [];
-  for await (const e of storage.list(BINLOG_FOLDER, { signal })) {
+  for await (const e of storage.list(BINLOG_PATH, { signal })) {
     if (e.type !== 'obj') continue;
     out.push({ key: e.key, name: binlogNameOfObject(e.key), size: e.size, lastModified: e.lastModified });
   }
@@ -109,7 +109,7 @@ export async function sentinelModified(storage: Storage, backup: string, signal?
   for await (const e of storage.list(BASEBACKUPS_PATH, { signal })) {
     if (e.type === 'obj' && backupNameFromSentinel(e.key) === backup) return e.lastModified;
   }
-  throw new ObjectNotFoundError(`${BASEBACKUPS_PATH}${backup}_backup_stop_sentinel.json`);
+  throw new ObjectNotFoundError(sentinelKey(backup));
 }
 
 /**

@@ -5,8 +5,6 @@
 import { CorruptObjectError } from '../core/errors.ts';
 import { KNOWN_EXTENSIONS } from '../pipeline/compress/index.ts';
 
-/** compat: WAL-G's folder of archived binlogs. */
-export const BINLOG_FOLDER = 'binlog_005/';
 /** compat: `~/.walg_mysql_binlogs_cache`, JSON {"LastArchivedBinlog": "<name>"}. */
 export const BINLOG_CACHE_FILE = '.walg_mysql_binlogs_cache';
 /** compat: WAL-G parses at most this many bytes of an archived binlog to find its previous-GTIDs event. */

@@ -5,7 +5,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import type { Config } from '../config/load.ts';
 import { connectOptions, parseDatasource, withHost } from './dsn.ts';
 import type { MysqlConnectOptions, MysqlDatasource } from './dsn.ts';
 import { parseGtidSet } from './binlog.ts';
@@ -14,6 +13,14 @@ import type { GtidSet } from './binlog.ts';
 /** Connecting to or querying the database failed (bad DSN credentials, server gone, connection dropped). */
 export class DatabaseError extends WalgError {
   override readonly code = 'DATABASE';
+}
+
+/** How to reach the server; the command reads these settings (WALG_MYSQL_DATASOURCE_NAME, WALG_MYSQL_SSL_CA). */
+export interface MysqlConnectionSettings {
+  /** The go-sql-driver DSN, `user:pass@tcp(host:port)/db`; connecting without it is a ConfigError. */
+  datasourceName?: string;
+  /** CA file for TLS (a DSN with its own `tls=` parameter is then a ConfigError). */
+  sslCaFile?: string;
 }
 
 /** The two flavours WAL-G tells apart. */
@@ -122,11 +129,11 @@ async function open(o: MysqlConnectOptions): Promise<Mysql2Connection> {
  * Connects with WALG_MYSQL_DATASOURCE_NAME (required) and WALG_MYSQL_SSL_CA. Throws ConfigError for a missing or
  * malformed setting and DatabaseError when the server cannot be reached or refuses the login.
  */
-export async function connectMysql(config: Config): Promise<MysqlSession> {
-  const raw = config.get('WALG_MYSQL_DATASOURCE_NAME');
+export async function connectMysql(settings: MysqlConnectionSettings): Promise<MysqlSession> {
+  const raw = settings.datasourceName;
   if (raw === undefined) throw new ConfigError('WALG_MYSQL_DATASOURCE_NAME is required but not set');
   const dsn: MysqlDatasource = parseDatasource(raw);
-  const caFile = config.get('WALG_MYSQL_SSL_CA');
+  const caFile = settings.sslCaFile;
   let ca: string | undefined;
   if (caFile !== undefined) {
     try { ca = await readFile(caFile, 'utf8'); } catch (err) { throw new ConfigError(`cannot read WALG_MYSQL_SSL_CA '${caFile}': ${describeError(err)}`, { cause: err }); }

@@ -6,10 +6,9 @@
 // `binlog-replay --since <kept backup>` always finds what it needs. Argument parsing is shared with PostgreSQL.
 
 import { UsageError } from '../core/errors.ts';
-import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../backup/layout.ts';
+import { BASEBACKUPS_PATH, BINLOG_PATH, backupNameFromSentinel, sentinelKey } from '../backup/layout.ts';
 import { BackupNotFoundError, DeleteRefusedError, parseRfc3339 } from '../backup/retention.ts';
 import type { DeleteModifier, DeletePlan, MarkedObject, PlanMessage } from '../backup/retention.ts';
-import { BINLOG_FOLDER } from './binlog.ts';
 import { STREAM_BACKUP_NAME_LENGTH } from './sentinel.ts';
 
 /** A finished MySQL backup as the planner sees it. */
@@ -105,7 +104,7 @@ function deleteBefore(c: Ctx, target: MysqlRetentionBackup): DeletePlan {
   let binlogCut = Date.parse(`${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`);
   for (const b of kept) binlogCut = Math.min(binlogCut, b.binlogSince.getTime());
   return mark(plan(c, true, target.name), c.input.objects, (o) => {
-    if (o.key.startsWith(BINLOG_FOLDER)) return o.lastModified.getTime() < binlogCut;
+    if (o.key.startsWith(BINLOG_PATH)) return o.lastModified.getTime() < binlogCut;
     if (!o.key.startsWith(BASEBACKUPS_PATH)) return false;
     return objectTime(o.key, o.lastModified) < t && !isPermanentKey(o.key, c.permanent);
   });
@@ -161,5 +160,5 @@ export function planMysqlTarget(input: MysqlRetentionInput, opts: { name: string
   if (target.permanent) throw new DeleteRefusedError(`Unable to delete permanent backup ${target.name}`);
   const name = target.name;
   return mark(plan(c, true, name), input.objects, (o) => o.key.startsWith(BASEBACKUPS_PATH)
-    && (o.key === `${BASEBACKUPS_PATH}${name}_backup_stop_sentinel.json` || o.key.startsWith(`${BASEBACKUPS_PATH}${name}/`)));
+    && (o.key === sentinelKey(name) || o.key.startsWith(`${BASEBACKUPS_PATH}${name}/`)));
 }

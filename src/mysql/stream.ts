@@ -11,15 +11,12 @@ import { ConfigError, CorruptObjectError, ObjectNotFoundError } from '../core/er
 import { log } from '../core/log.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import type { Config } from '../config/load.ts';
-import { backupFolder } from '../backup/layout.ts';
+import { STREAM_METADATA_FILE, backupFolder } from '../backup/layout.ts';
 import { stringifyGo } from '../backup/json.ts';
 import { decodeStages, encodeStages, through, withExtension } from '../pipeline/pipeline.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
 import type { Crypter } from '../pipeline/types.ts';
 
-/** compat: utility.StreamMetadataFileName. */
-export const STREAM_METADATA_FILE = 'stream_metadata.json';
 /** compat: stream_metadata.json types. */
 export const SPLIT_MERGE_STREAM_BACKUP = 'SPLIT_MERGE_STREAM_BACKUP';
 export const SINGLE_STREAM_BACKUP = 'STREAM_BACKUP';
@@ -32,11 +29,18 @@ export interface SplitOptions {
   maxFileSize: number;
 }
 
-/** WALG_STREAM_SPLITTER_{PARTITIONS,BLOCK_SIZE,MAX_FILE_SIZE}. */
-export function splitOptionsFromConfig(config: Config): SplitOptions {
-  const partitions = config.getInt('WALG_STREAM_SPLITTER_PARTITIONS') ?? 0;
-  const blockSize = config.getSize('WALG_STREAM_SPLITTER_BLOCK_SIZE') ?? 1 << 20;
-  const maxFileSize = config.getInt('WALG_STREAM_SPLITTER_MAX_FILE_SIZE') ?? 0;
+/** WALG_STREAM_SPLITTER_{PARTITIONS,BLOCK_SIZE,MAX_FILE_SIZE} as the command read them. */
+export interface SplitSettings {
+  /** Unset: no split (compat: viper's zero value). */
+  partitions?: number;
+  blockSize: number;
+  /** Unset: one file per partition. */
+  maxFileSize?: number;
+}
+
+/** Validates the splitter settings. Throws ConfigError for a negative count or size or a block size below 1. */
+export function splitOptions(settings: SplitSettings): SplitOptions {
+  const { partitions = 0, blockSize, maxFileSize = 0 } = settings;
   if (partitions < 0 || maxFileSize < 0) throw new ConfigError('WALG_STREAM_SPLITTER_* settings must not be negative');
   if (!(blockSize > 0)) throw new ConfigError('WALG_STREAM_SPLITTER_BLOCK_SIZE must be positive');
   return { partitions, blockSize, maxFileSize };

@@ -6,6 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CorruptObjectError, LocalFileError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
+import type { ByteLimiter } from '../core/rate-limit.ts';
 import type { Lsn } from './lsn.ts';
 
 /** BLCKSZ: WAL-G supports only the default 8 KiB page (WALG_PG_BLOCK_SIZE other than 8192 is refused upstream). */
@@ -181,8 +182,6 @@ export class PageVerifier {
 // ---------------------------------------------------------------------------------------------------------------
 // Increments
 
-/** What reads of data files wait on (WALG_DISK_RATE_LIMIT); see rate-limit.ts. */
-export interface DiskLimiter { take(bytes: number): Promise<void> }
 
 /** The pages of a file that a delta backup stores, or `undefined` when some page is neither new nor valid. */
 export interface IncrementPlan {
@@ -198,7 +197,7 @@ const SCAN_CHUNK = 128 * PAGE_SIZE;
  * Returns undefined when a page is invalid (the caller then copies the whole file). A file that shrank while being
  * read ends the scan at the last whole page. Memory: one 1 MiB buffer and the block list.
  */
-export async function planIncrement(fh: FileHandle, fileSize: number, deltaLsn: Lsn, limiter?: DiskLimiter): Promise<IncrementPlan | undefined> {
+export async function planIncrement(fh: FileHandle, fileSize: number, deltaLsn: Lsn, limiter?: ByteLimiter): Promise<IncrementPlan | undefined> {
   const blocks: number[] = [];
   const buf = Buffer.allocUnsafe(SCAN_CHUNK);
   const pages = Math.floor(fileSize / PAGE_SIZE);
@@ -240,7 +239,7 @@ export function encodeIncrementHeader(plan: IncrementPlan): Buffer {
  * a new page). `onPage` sees every page with its block number (checksum verification). Yields chunks of at most
  * 128 pages, so memory stays bounded whatever the file size.
  */
-export async function* incrementChunks(fh: FileHandle, plan: IncrementPlan, onPage?: (page: Buffer, blockNo: number, off: number) => void, limiter?: DiskLimiter): AsyncGenerator<Buffer> {
+export async function* incrementChunks(fh: FileHandle, plan: IncrementPlan, onPage?: (page: Buffer, blockNo: number, off: number) => void, limiter?: ByteLimiter): AsyncGenerator<Buffer> {
   yield encodeIncrementHeader(plan);
   const per = SCAN_CHUNK / PAGE_SIZE;
   for (let i = 0; i < plan.blocks.length; i += per) {

@@ -32,7 +32,7 @@ const BACKUP_LABEL = /^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/;
  * two between 1 and 1024 MiB, the sizes initdb --wal-segsize accepts (WAL-G itself would divide by zero on 0).
  */
 export function walSegmentSizeFromConfig(config: Config): number {
-  const mib = config.getInt('WALG_PG_WAL_SIZE') ?? 16;
+  const mib = config.getInt('WALG_PG_WAL_SIZE');
   if (mib < 1 || mib > 1024 || (mib & (mib - 1)) !== 0) {
     throw new ConfigError(`WALG_PG_WAL_SIZE must be a power of two between 1 and 1024 (MiB), got ${mib}`);
   }
@@ -128,4 +128,13 @@ export function isBackupHistoryName(name: string): boolean {
 export function walNameWithoutExtension(filePath: string): string {
   const b = basename(filePath);
   return b.slice(0, b.length - extname(b).length);
+}
+
+/**
+ * compat: utility.StripWalFileName — the first run of 24 upper-case hex digits in a backup (or sentinel) name, i.e.
+ * its start WAL segment; 24 'Z's when there is none. backup-list's wal_file_name and the `_D_<parent>` part of a
+ * delta backup's name both come from it.
+ */
+export function stripWalFileName(name: string): string {
+  return /[0-9A-F]{24}/.exec(name)?.[0] ?? 'Z'.repeat(24);
 }

@@ -1,4 +1,5 @@
-// Codec and crypter contracts shared by src/pipeline/compress/* and src/pipeline/crypt/*.
+// Codec and crypter contracts shared by src/pipeline/compress/* and src/pipeline/crypt/*, and the buffer-lending
+// contract between a data producer (backup-push's file reader) and a compressor that can code its buffers in place.
 // src/pipeline/pipeline.ts is the one place that orders compress -> encrypt and decrypt -> decompress.
 
 import type { Duplex } from 'node:stream';
@@ -17,7 +18,22 @@ export interface Compressor {
   readonly extension: string;
   compress(): Duplex;
   decompress(): Duplex;
+  /**
+   * Optional buffer lending (see LendBuffer). A compressor without it gets ordinary writes: the producer then
+   * never reuses a buffer it wrote.
+   */
+  readonly lend?: LendBuffer;
 }
+
+/**
+ * Lends `buf` to the encoders of this compressor and returns it. The producer then writes that very Buffer object
+ * into a pipeline ending in a compress() stream (pass-through stages such as the tar writer's stream keep chunk
+ * identity). The encoder may keep and code the bytes in place instead of copying them; it calls `release` at most
+ * once, when it no longer references them, after which the producer may reuse the memory. Until then the producer
+ * must not touch `buf`. When `release` is never called (the encoder copied the bytes, or handed them downstream),
+ * the buffer simply stays with whoever holds it and is not reused.
+ */
+export type LendBuffer = (buf: Buffer, release: () => void) => Buffer;
 
 /**
  * A streaming crypter (libsodium secretstream or OpenPGP). encrypt() and decrypt() return fresh Duplex

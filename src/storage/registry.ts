@@ -1,5 +1,6 @@
 // Picks the configured storage (WAL-G's prefix order) and lazily imports only that driver,
-// so a wal-push on file storage never loads a cloud SDK.
+// so a wal-push on file storage never loads a cloud SDK. Every storage opened here is wrapped, inside out, with
+// retries (wrap/retry.ts), the network rate limit (wrap/rate-limit.ts) and WALG_STORAGE_PREFIX (wrap/prefix.ts).
 
 import { ConfigError } from '../core/errors.ts';
 import type { Config } from '../config/load.ts';
@@ -20,9 +21,44 @@ export function configuredStorageType(config: Config): (typeof STORAGE_PREFIX_OR
   return STORAGE_PREFIX_ORDER.find((t) => config.get(`WALG_${t}_PREFIX`) !== undefined);
 }
 
-/** Opens the primary storage described by `config`, wrapped with retries. Throws ConfigError if none is set. */
-export async function openStorage(config: Config, name = 'default'): Promise<Storage> {
+/** How openStorage wraps the driver. */
+export interface OpenStorageOptions {
+  /**
+   * Apply WALG_NETWORK_RATE_LIMIT to the bytes of get() and put() (default true). compat: --turbo runs pass
+   * false, as WAL-G's turbo mode ignores rate limits.
+   */
+  rateLimit?: boolean;
+}
+
+/**
+ * Opens the storage described by `config` (its first configured prefix), named `name` ('default' for the primary,
+ * else a failover's name), wrapped with retries, the network rate limit (unless opts.rateLimit is false, or the
+ * limit is unset or 0) and WALG_STORAGE_PREFIX. Throws ConfigError if no storage is configured.
+ */
+export async function openStorage(config: Config, name = 'default', opts: OpenStorageOptions = {}): Promise<Storage> {
   const type = configuredStorageType(config);
+  const storage = await openDriver(config, type, name);
+  const { withRetries } = await import('./wrap/retry.ts');
+  // S3, GCS and Azure clients already retry each request (S3_MAX_RETRIES, GCS_MAX_RETRIES, the Azure pipeline):
+  // wrapping them in 15 more retries multiplied the wait on an unreachable endpoint (3 min for an S3 `st ls`).
+  // They get one more attempt here, for what the SDKs do not retry (a body stream broken mid-download).
+  const selfRetrying = type === 'S3' || type === 'GS' || type === 'AZ';
+  let wrapped = withRetries(storage, { maxRetries: selfRetrying ? 1 : config.getInt('WALG_DOWNLOAD_FILE_RETRIES') });
+  const rate = config.getInt('WALG_NETWORK_RATE_LIMIT');
+  if ((opts.rateLimit ?? true) && rate !== undefined && rate > 0) {
+    const { networkLimiter, withRateLimit } = await import('./wrap/rate-limit.ts');
+    // Outside the retries: the limit counts the bytes a command reads and writes (a resumed download once, as
+    // delivered), and the retry wrapper still sees Buffer and factory bodies as such, so it can re-send them.
+    wrapped = withRateLimit(wrapped, networkLimiter(rate)!);
+  }
+  const sub = config.get('WALG_STORAGE_PREFIX');
+  if (!sub) return wrapped;
+  const { withPrefix } = await import('./wrap/prefix.ts');
+  return withPrefix(wrapped, sub);
+}
+
+/** Opens the bare driver of storage type `type` (lazily importing only that driver module). */
+async function openDriver(config: Config, type: ReturnType<typeof configuredStorageType>, name: string): Promise<Storage> {
   const prefix = type ? config.get(`WALG_${type}_PREFIX`)! : undefined;
   let storage: Storage;
   switch (type) {
@@ -44,7 +80,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
         prefix: path,
         region: config.get('AWS_REGION') ?? config.get('AWS_DEFAULT_REGION'),
         endpoint: config.get('AWS_ENDPOINT'),
-        forcePathStyle: config.getBool('AWS_S3_FORCE_PATH_STYLE') ?? false,
+        forcePathStyle: config.getBool('AWS_S3_FORCE_PATH_STYLE'),
         accessKeyId: config.get('AWS_ACCESS_KEY_ID'),
         secretAccessKey: config.get('AWS_SECRET_ACCESS_KEY'),
         sessionToken: config.get('AWS_SESSION_TOKEN'),
@@ -56,7 +92,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
         uploadConcurrency: config.getInt('WALG_UPLOAD_CONCURRENCY'),
         maxRetries: config.getInt('S3_MAX_RETRIES'),
         caFile: config.get('S3_CA_CERT_FILE') ?? config.get('AWS_CA_BUNDLE'),
-        useListObjectsV1: config.getBool('S3_USE_LIST_OBJECTS_V1') ?? false,
+        useListObjectsV1: config.getBool('S3_USE_LIST_OBJECTS_V1'),
         deleteBatchSize: config.getInt('S3_DELETE_BATCH_SIZE'),
       }, name);
       break;
@@ -65,7 +101,7 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
       const { createGcsStorage } = await import('./drivers/gcs.ts');
       storage = await createGcsStorage({
         prefix: prefix!,
-        normalizePrefix: config.getBool('GCS_NORMALIZE_PREFIX') ?? true,
+        normalizePrefix: config.getBool('GCS_NORMALIZE_PREFIX'),
         credentialsFile: config.get('GOOGLE_APPLICATION_CREDENTIALS'),
         endpoint: config.get('STORAGE_EMULATOR_HOST'),
         encryptionKey: config.get('GCS_ENCRYPTION_KEY'),
@@ -125,14 +161,5 @@ export async function openStorage(config: Config, name = 'default'): Promise<Sto
     default:
       throw new ConfigError(`storage type ${type} (WALG_${type}_PREFIX) is not supported yet by this build`);
   }
-  const { withRetries } = await import('./wrap/retry.ts');
-  // S3, GCS and Azure clients already retry each request (S3_MAX_RETRIES, GCS_MAX_RETRIES, the Azure pipeline):
-  // wrapping them in 15 more retries multiplied the wait on an unreachable endpoint (3 min for an S3 `st ls`).
-  // They get one more attempt here, for what the SDKs do not retry (a body stream broken mid-download).
-  const selfRetrying = type === 'S3' || type === 'GS' || type === 'AZ';
-  const retried = withRetries(storage, { maxRetries: selfRetrying ? 1 : (config.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15) });
-  const sub = config.get('WALG_STORAGE_PREFIX');
-  if (!sub) return retried;
-  const { withPrefix } = await import('./wrap/prefix.ts');
-  return withPrefix(retried, sub);
+  return storage;
 }

@@ -3,6 +3,7 @@
 // completion marker (a backup's stop sentinel) is written only after its data is there, and deleted from a source
 // before its data, so neither storage ever shows a complete-looking backup with missing parts.
 
+import { mapLimit } from '../core/concurrency.ts';
 import { CancelledError, StorageError, WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import type { Storage } from './types.ts';
@@ -31,22 +32,22 @@ export async function copyObject(from: Storage, to: Storage, key: string, target
   }
 }
 
-/** Runs fn over items with at most `limit` at a time; the first failure stops new starts and is rethrown. */
+/**
+ * Runs fn over items with at most `limit` at a time (mapLimit) and returns how many failed. With failFast (the
+ * default), or on a cancellation, the first failure stops new starts, the calls in flight finish, and it is
+ * rethrown; with failFast false every other failure goes to onError and the run goes on.
+ */
 export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>, opts: { failFast?: boolean; onError?: (t: T, err: unknown) => void } = {}): Promise<number> {
-  let next = 0;
   let failed = 0;
   let stop: unknown;
-  const worker = async () => {
-    while (next < items.length && stop === undefined) {
-      const item = items[next++]!;
-      try { await fn(item); } catch (err) {
-        failed++;
-        if (opts.failFast !== false || err instanceof CancelledError) { stop ??= err; return; }
-        opts.onError?.(item, err);
-      }
+  await mapLimit(items, limit, async (item) => {
+    if (stop !== undefined) return;
+    try { await fn(item); } catch (err) {
+      failed++;
+      if (opts.failFast !== false || err instanceof CancelledError) { stop ??= err; return; }
+      opts.onError?.(item, err);
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  });
   if (stop !== undefined) throw stop;
   return failed;
 }

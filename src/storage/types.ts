@@ -1,4 +1,5 @@
-// The one storage interface every driver (memory, file, S3, Swift, GCS, Azure, SSH) implements.
+// The one storage interface every driver (drivers/: memory, file, S3, Swift, GCS, Azure, SSH) implements, and
+// every wrapper (wrap/: retry, rate limit, prefix, fault; failover/: reporting, merged and routed views) keeps.
 // Keys are relative to the configured prefix, '/'-separated, never starting with '/'. Folders end with '/'.
 
 import type { Readable } from 'node:stream';
@@ -9,13 +10,19 @@ export interface ListEntry {
   key: string;
   size: number;
   lastModified: Date;
+  /**
+   * The same instant in nanoseconds since the epoch, from drivers that know it (file storage: the file's mtime).
+   * compat: WAL-G prints a file storage's modification times with nanoseconds (backup-list `time`).
+   */
+  lastModifiedNs?: bigint;
 }
 
-/** Metadata of one stored object. */
+/** Metadata of one stored object (lastModifiedNs as in ListEntry). */
 export interface ObjectInfo {
   key: string;
   size: number;
   lastModified: Date;
+  lastModifiedNs?: bigint;
 }
 
 /**
@@ -53,7 +60,7 @@ export interface ListOptions {
 export interface Storage {
   /** 'default' for the primary storage, or the failover name. */
   readonly name: string;
-  /** Driver type: 'memory' | 'file' | 's3' | 'swift' | 'gcs' | 'azure' | 'ssh'. */
+  /** Driver type: 'memory' | 'file' | 's3' | 'swift' | 'gcs' | 'azure' | 'ssh' ('multi' for failover views). */
   readonly type: string;
   put(key: string, body: Body, opts?: PutOptions): Promise<void>;
   get(key: string, opts?: GetOptions): Promise<Readable>;

@@ -8,12 +8,18 @@ import { chmod, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promis
 import { join, posix } from 'node:path';
 import { CancelledError, LocalFileError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
-import { applyIncrement } from '../pg/pagefile.ts';
-import { TAR_TYPE } from './tar.ts';
-import type { TarEntry } from './tar.ts';
+import { TAR_TYPE } from './header.ts';
+import type { TarEntry } from './reader.ts';
 
 /** Positioned file writes kept in flight per extracted file. */
 const WRITE_WINDOW = 4;
+
+/**
+ * Applies one increment in place: reads an entry's `content` (an increment in the caller's format, e.g. WAL-G's
+ * page increments, src/pg/pagefile.ts applyIncrement) and writes it into `fh`, the file restored from the parent.
+ * Resolves with the file's size afterwards; rejects (typed error) on a malformed increment.
+ */
+export type IncrementApplier = (fh: FileHandle, content: AsyncIterable<Buffer>, name: string) => Promise<{ fileSize: number }>;
 
 /** How names starting with '/' are treated. */
 export type AbsoluteNames =
@@ -39,10 +45,11 @@ export interface ExtractOptions {
   /** Regular-file filter by entry name: files it rejects are skipped (directories are always created). */
   wanted?: (name: string) => boolean;
   /**
-   * Regular files whose content is a WAL-G increment (delta backups): applied in place to the file already restored
-   * from the parent (which must exist) instead of replacing it.
+   * Regular files whose content is an increment (delta backups): those `applies` picks are given to `apply`, in
+   * place on the file already restored from the parent (which must exist), instead of replacing it. The format of
+   * increments is the caller's business (tar/ knows no database).
    */
-  incremented?: (name: string) => boolean;
+  increments?: { applies: (name: string) => boolean; apply: IncrementApplier };
   signal?: AbortSignal;
   /** Called after each regular file with its content size (progress accounting). */
   onFile?: (name: string, bytes: number) => void;
@@ -151,7 +158,8 @@ export class SafeExtractor {
         }
         if (t.parts.length === 0) throw this.refuse(h.name, 'a file cannot replace the target directory');
         await this.mkdirs(h.name, t.base, t.parts.slice(0, -1));
-        if (this.opts.incremented?.(h.name)) await this.applyIncrementTo(h.name, t.path, e);
+        const inc = this.opts.increments;
+        if (inc?.applies(h.name)) await this.applyIncrementTo(h.name, t.path, e, inc.apply);
         else await this.writeFile(h.name, t.path, e, h.mode);
         return;
       }
@@ -185,7 +193,7 @@ export class SafeExtractor {
     }
   }
 
-  private async applyIncrementTo(name: string, path: string, e: TarEntry): Promise<void> {
+  private async applyIncrementTo(name: string, path: string, e: TarEntry, apply: IncrementApplier): Promise<void> {
     let fh;
     try {
       // No O_CREAT: the parent backup restored this file; O_NOFOLLOW as for every write.
@@ -199,7 +207,7 @@ export class SafeExtractor {
     const behind = this.opts.fsync !== false ? this.opts.syncBehind : undefined;
     try {
       if (!(await fh.stat()).isFile()) throw this.refuse(name, `'${path}' exists and is not a regular file`);
-      const { fileSize } = await applyIncrement(fh, e.chunks(), name);
+      const { fileSize } = await apply(fh, e.chunks(), name);
       if (this.opts.fsync !== false && !behind) await fh.sync();
       this.opts.onFile?.(name, fileSize);
     } catch (err) {

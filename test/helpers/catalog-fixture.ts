@@ -2,12 +2,14 @@
 // real sentinel/metadata encoders and lz4 objects — a permanent full, three fulls with two chained deltas each,
 // WAL on timeline 1 (and a few on timeline 2 after a switch), optional leftovers of failed backups.
 
+import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { getCompressor } from '../../src/pipeline/compress/index.ts';
 import { readAll } from '../../src/storage/body.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { DATE_FMT, encodeMetadata, encodeSentinel } from '../../src/backup/sentinel.ts';
 import type { BackupSentinel } from '../../src/backup/sentinel.ts';
+import { listBackups } from '../../src/backup/sentinel.ts';
 import { metadataKey, sentinelKey, tarPartitionsFolder, BASEBACKUPS_PATH, WAL_PATH } from '../../src/backup/layout.ts';
 import { formatWalName } from '../../src/pg/wal-name.ts';
 
@@ -136,3 +138,19 @@ export function backupKeys(name: string, withMetadata = true): string[] {
 }
 
 export { wal, full, delta };
+
+/** Names of the backups the storage lists, oldest first. */
+export const backupNames = async (s: Storage): Promise<string[]> => (await listBackups(s)).map((b) => b.name);
+
+/** Key of the fixture's lz4 WAL segment `seg` on timeline `tl`. */
+export const walKey = (tl: number, seg: number): string => `${WAL_PATH}${wal(tl, seg)}.lz4`;
+
+/** Every fixture backup name except `gone`, in fixture order. */
+export const allBackupsWithout = (...gone: string[]): string[] => BACKUPS.map((b) => b.name).filter((n) => !gone.includes(n));
+
+/** The permanent backup, its metadata and the WAL it needs are all still there. */
+export async function assertPermanentSurvives(s: Storage): Promise<void> {
+  assert.ok((await backupNames(s)).includes(B.P), 'permanent backup still listed');
+  assert.ok(await s.exists(metadataKey(B.P)));
+  for (const seg of [0x02, 0x03]) assert.ok(await s.exists(walKey(1, seg)), `WAL ${seg} of the permanent backup kept`);
+}

@@ -178,11 +178,11 @@ export async function startSwift(): Promise<SwiftServer> {
     start('memcached', 'memcached', ['-l', '127.0.0.1', '-p', String(memcachedPort), '-U', '0', '-m', '64', ...(isRoot ? ['-u', 'root'] : [])]);
     for (const n of ['account', 'container', 'object', 'proxy']) start(n, `swift-${n}-server`, [join(etc, `${n}-server.conf`)]);
     const base = `http://127.0.0.1:${proxyPort}`;
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000; // a loaded 2-core CI runner has needed more than 60 s
     // Ready = the proxy answers and a whole request path (auth, account, container servers) works.
     for (;;) {
       if (early.length > 0) throw new Error(`Swift failed to start: ${early.join(', ')}`);
-      if (Date.now() > deadline) throw new Error('Swift did not become ready within 60 s');
+      if (Date.now() > deadline) throw new Error('Swift did not become ready within 120 s');
       try {
         const h = await fetch(`${base}/healthcheck`);
         await h.body?.cancel();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backupPush, TimelineChangedError, DataDirectoryError } from '../../src/pg/basebackup/push.ts';
 import { backupFetch } from '../../src/pg/basebackup/fetch.ts';
-import { readTar } from '../../src/tar/tar.ts';
+import { readTar } from '../../src/tar/reader.ts';
 import { localRfc3339Nano } from '../../src/pg/files-metadata.ts';
 import { listBackups, resolveBackup, readSentinel } from '../../src/backup/sentinel.ts';
 import { parseJsonExact } from '../../src/backup/json.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, exportToEnv, parseDurationMs, parseSize, parseBool, parseDotenv } from '../../src/config/load.ts';
+import { Config, loadConfig, exportToEnv, parseDurationMs, parseSize, parseBool, parseDotenv } from '../../src/config/load.ts';
 import { findSetting, flagName } from '../../src/config/settings.ts';
 import { scanGlobalArgs } from '../../src/cli/argv.ts';
 import { ConfigError, UsageError } from '../../src/core/errors.ts';
@@ -115,4 +115,47 @@ test('hidden flags anywhere in argv, --config and --turbo', () => {
   assert.equal(flagName('WALG_S3_PREFIX'), 'walg-s3-prefix');
   assert.throws(() => scanGlobalArgs(['--walg-file-prefix']), UsageError);
   assert.deepEqual(scanGlobalArgs(['st', 'put', '--', '--walg-file-prefix']).rest, ['st', 'put', '--', '--walg-file-prefix']);
+});
+
+test('typed getters return the table default when a setting is unset, and their types say so', async () => {
+  const c = await loadConfig({ env: {}, configPath: file('empty-values.json', '{"WALG_COMPRESSION_METHOD":"","WALG_DELTA_MAX_STEPS":""}') });
+  const upload: number = c.getInt('WALG_UPLOAD_CONCURRENCY'); // compile-time: number, not number | undefined
+  assert.equal(upload, 16);
+  const method: string = c.get('WALG_COMPRESSION_METHOD');
+  assert.equal(method, 'lz4', 'an empty value counts as unset');
+  assert.equal(c.source('WALG_COMPRESSION_METHOD'), 'default');
+  assert.equal(c.getInt('WALG_DELTA_MAX_STEPS'), 0);
+  assert.equal(c.getDurationMs('WALG_ALIVE_CHECK_INTERVAL'), 60_000);
+  assert.equal(c.getSize('WALG_FAILOVER_STORAGES_CHECK_SIZE'), 1 << 20);
+  assert.equal(c.getBool('WALG_TAR_DISABLE_FSYNC'), false);
+  const unset: number | undefined = c.getInt('WALG_DISK_RATE_LIMIT');
+  assert.equal(unset, undefined);
+  // @ts-expect-error a setting without a default may be undefined
+  const notNumber: number = c.getInt('WALG_NETWORK_RATE_LIMIT');
+  assert.equal(notNumber, undefined);
+  // @ts-expect-error setting names are checked by the compiler
+  assert.equal(c.get('WALG_NO_SUCH_SETTING'), undefined);
+  assert.equal(c.require('WALG_SLOTNAME'), 'walg');
+  // A Config built from bare values (as a failover storage's is) answers with the defaults too.
+  const bare = new Config(new Map(), new Map(), undefined, []);
+  assert.equal(bare.getInt('WALG_DOWNLOAD_CONCURRENCY'), 10);
+  assert.equal(bare.source('WALG_DOWNLOAD_CONCURRENCY'), 'default');
+  assert.equal(c.entries().find((e) => e.name === 'WALG_UPLOAD_CONCURRENCY')?.source, 'default', 'defaults stay marked for the DEVEL dump');
+});
+
+test('a setting that is accepted but not acted on warns once, naming it; acted-on settings do not', async () => {
+  const inert = (w: string) => w.includes('is accepted for compatibility but not supported by this implementation');
+  const c = await loadConfig({ env: { WALG_STATSD_ADDRESS: 'localhost:8125', WALG_UPLOAD_CONCURRENCY: '3', WALG_FILE_PREFIX: '/x' } });
+  const warned = c.warnings.filter(inert);
+  assert.equal(warned.length, 1, warned.join('\n'));
+  assert.match(warned[0]!, /^WALG_STATSD_ADDRESS is accepted for compatibility but not supported by this implementation \(.+\); it has no effect$/);
+  // Storage aliases, config-file keys and map values count; the warning names the canonical setting.
+  const f = await loadConfig({ env: { WALG_S3_RETENTION_PERIOD: '3600' }, configPath: file('inert.yaml', 'http_listen: ":8080"\nWALG_STATSD_EXTRA_TAGS:\n  a: b\n') });
+  assert.deepEqual(f.warnings.filter(inert).map((w) => w.split(' ')[0]).sort(), ['HTTP_LISTEN', 'S3_RETENTION_PERIOD', 'WALG_STATSD_EXTRA_TAGS']);
+  // Not when left at (or set to) the default, nor when the companion that makes it act is set.
+  const quiet = await loadConfig({ env: { S3_SKIP_VALIDATION: 'TRUE', PROFILE_MODE: 'cpu', AWS_ROLE_ARN: 'arn:aws:iam::1:role/r', AWS_WEB_IDENTITY_TOKEN_FILE: '/t' } });
+  assert.deepEqual(quiet.warnings.filter(inert), []);
+  const role = await loadConfig({ env: { AWS_ROLE_ARN: 'arn:aws:iam::1:role/r' } });
+  assert.equal(role.warnings.filter(inert).length, 1);
+  assert.deepEqual((await loadConfig({ env: {} })).warnings, []);
 });

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileChunks } from '../../src/pg/basebackup/push.ts';
+import { fileChunks } from '../../src/pg/basebackup/file-reader.ts';
 
 test('a whole file comes back byte for byte, also when it is not a multiple of the read size', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'walg-chunks-'));

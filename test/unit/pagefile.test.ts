@@ -1,20 +1,20 @@
-// Unit tests of the page scanner and increment format (src/pg/pagefile.ts): page headers and checksums on pages
-// written by a real PostgreSQL 15 (`initdb -k`), the increment blob byte layout and round trip, a property test of
-// apply(base, increment) against random page changes, and the errors on malformed increments.
+// Unit tests of the page scanner and increment format (src/pg/pagefile.ts): the increment blob byte layout and
+// round trip, a property test of apply(base, increment) against random page changes, and the errors on malformed
+// increments. Pages written by a real PostgreSQL 15 (`initdb -k`) are checked in
+// test/integration/pagefile-pg.test.ts.
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, readFile, stat, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { open, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptObjectError } from '../../src/core/errors.ts';
 import {
-  PAGE_SIZE, INCREMENT_MAGIC, PageVerifier, applyIncrement, incrementChunks, incrementSize, isChecksummableFile,
-  isNewPage, isPagedFile, isPageCorrupt, isValidPage, pageChecksum, parsePageHeader, planIncrement,
+  PAGE_SIZE, INCREMENT_MAGIC, applyIncrement, incrementChunks, incrementSize, isChecksummableFile,
+  isNewPage, isPagedFile, pageChecksum, parsePageHeader, planIncrement,
 } from '../../src/pg/pagefile.ts';
 import { localRfc3339Nano, parseRfc3339Ns } from '../../src/pg/files-metadata.ts';
-import { initCluster } from '../servers/postgres.ts';
-import type { PgCluster } from '../servers/postgres.ts';
+
 
 /** xorshift32: reproducible pseudo-random numbers for the property test. */
 function rng(seed: number): () => number {
@@ -46,59 +46,6 @@ async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
 let dir: string;
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'walg-pagefile-')); });
 after(async () => { await rm(dir, { recursive: true, force: true }); });
-
-describe('pages written by a real PostgreSQL 15 (initdb -k)', () => {
-  let cluster: PgCluster | undefined;
-  before(async () => { cluster = await initCluster(); });
-  after(async () => { await cluster?.destroy(); });
-
-  test('every initialised page has a valid header and our checksum equals pd_checksum', async () => {
-    const c = cluster!;
-    let checked = 0;
-    let files = 0;
-    for (const sub of ['global', 'base/1', 'base/5']) {
-      for (const name of await readdir(join(c.dataDir, sub))) {
-        const path = join(c.dataDir, sub, name);
-        const st = await stat(path);
-        if (!st.isFile() || !isPagedFile(path, st.size)) continue;
-        files++;
-        const buf = await readFile(path);
-        for (let b = 0; b * PAGE_SIZE < buf.length; b++) {
-          const h = parsePageHeader(buf, b * PAGE_SIZE);
-          if (isNewPage(h)) continue;
-          assert.ok(isValidPage(h), `${sub}/${name} block ${b}: header should be valid`);
-          assert.notEqual(h.checksum, 0, 'initdb -k writes checksums');
-          assert.equal(pageChecksum(buf, b, b * PAGE_SIZE), h.checksum, `${sub}/${name} block ${b}`);
-          assert.equal(isPageCorrupt(buf, b, b * PAGE_SIZE), false);
-          checked++;
-        }
-      }
-    }
-    assert.ok(files > 100, `expected many relation files, saw ${files}`);
-    assert.ok(checked > 500, `expected many pages, checked ${checked}`);
-  });
-
-  test('a flipped byte in a real page is found, with the file-relative block number', async () => {
-    const c = cluster!;
-    const path = join(c.dataDir, 'base/5/1259'); // pg_class of database postgres
-    const buf = await readFile(path);
-    assert.ok(buf.length >= 2 * PAGE_SIZE);
-    const v0 = new PageVerifier(path);
-    for (let b = 0; b * PAGE_SIZE < buf.length; b++) v0.page(buf, b, b * PAGE_SIZE);
-    assert.deepEqual(v0.blocks, []);
-    buf[PAGE_SIZE + 5000] ^= 0x40;
-    const v = new PageVerifier(path);
-    for (let b = 0; b * PAGE_SIZE < buf.length; b++) v.page(buf, b, b * PAGE_SIZE);
-    assert.deepEqual(v.blocks, [1]);
-  });
-
-  test('the LSNs of real pages are positions in this cluster\'s WAL', async () => {
-    const c = cluster!;
-    const buf = await readFile(join(c.dataDir, 'base/5/1259'));
-    const h = parsePageHeader(buf);
-    assert.ok(h.lsn > 0n && h.lsn < 0x100000000n, `initdb LSNs are small, got ${h.lsn}`);
-  });
-});
 
 describe('which files are paged', () => {
   test('main-fork segments under base/ or pg_tblspc/, whole pages, not transaction state', () => {

@@ -1,10 +1,9 @@
 // The PostgreSQL side of backup-push without a server: the start/stop SQL per version (9.6 … 17), uint64 system
-// identifiers, PG* connection settings; the rate limiter; and the CLI's refusals of what is not supported yet.
+// identifiers, PG* connection settings; the rate limiter. The CLI's refusals are in test/integration/postgres-client-cli.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBackupQuery, stopBackupQuery, uint64FromInt8Text, connectSettings, formatVersion, UnsupportedPostgresError } from '../../src/pg/postgres-client.ts';
 import { RateLimiter, limiterFor } from '../../src/core/rate-limit.ts';
-import { walg, baseEnv } from '../helpers/cli.ts';
 
 test('start/stop statements per version (compat: query_runner.go)', () => {
   for (const v of [150000, 160002, 170001]) {
@@ -57,21 +56,4 @@ test('rate limiter: a shared token bucket holds the aggregate rate; --turbo or n
   await Promise.all([l.take(500_000), l.take(500_000), l.take(300_000), l.take(300_000)]);
   const s = (performance.now() - t0) / 1000;
   assert.ok(s >= 0.5 && s < 1.5, `1.6 MB at 1 MB/s after a 1 MB burst took ${s.toFixed(2)} s`);
-});
-
-test('CLI: flags and modes that are not supported yet are refused clearly (exit 1)', async () => {
-  const env = baseEnv({ WALG_FILE_PREFIX: '/tmp/walg-unsupported-never-written' });
-  for (const [args, msg] of [
-    [['backup-push', '/tmp', '--copy-composer', '--without-files-metadata'], /cannot be used with non-regular tar ball composer/],
-    [['backup-push', '/tmp', '--without-files-metadata', '--delta-from-name', 'x'], /--without-files-metadata option cannot be used with --delta-from-name/],
-    [['backup-push', '/tmp', '--walg-delta-origin', 'OLDEST'], /Unknown WALG_DELTA_ORIGIN: OLDEST/],
-    [['backup-push'], /without a data directory .* is not supported yet/],
-    [['backup-push', '/tmp', '--add-user-data', '{bad'], /Failed to unmarshal the provided UserData/],
-    [['backup-fetch', '/tmp/x', 'LATEST', '--reverse-unpack'], /--reverse-unpack is not supported yet/],
-    [['backup-fetch', '/tmp/x'], /insufficient arguments/],
-  ] as const) {
-    const r = await walg([...args], env);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, msg);
-  }
 });

@@ -1,13 +1,13 @@
-// The pure delete planners (src/backup/retention.ts) on the shared multi-backup catalog: every mode, FULL/FIND_FULL,
-// --after, --use-sentinel-time, argument validation with WAL-G's messages, and permanence in every mode.
+// The pure delete planners (src/backup/retention-plan.ts, with PostgreSQL's WAL rules) on the shared multi-backup
+// catalog: every mode, FULL/FIND_FULL, --after, --use-sentinel-time, argument validation with WAL-G's messages, and
+// permanence in every mode.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  planRetain, planBefore, planEverything, planTarget, planGarbage, deletionOrder,
-  parseRetainArgs, parseBeforeArgs, parseEverythingArgs, parseTargetArgs, parseGarbageArgs, parseRfc3339,
-  DeleteRefusedError, BackupNotFoundError,
-} from '../../src/backup/retention.ts';
-import type { DeletePlan, RetentionInput } from '../../src/backup/retention.ts';
+import { deletionOrder, parseRfc3339, DeleteRefusedError, BackupNotFoundError } from '../../src/backup/retention.ts';
+import type { DeletePlan } from '../../src/backup/retention.ts';
+import { parseRetainArgs, parseBeforeArgs, parseEverythingArgs, parseTargetArgs, parseGarbageArgs } from '../../src/backup/retention-args.ts';
+import { planRetain, planBefore, planEverything, planTarget, planGarbage } from '../../src/pg/basebackup/retention-wal.ts';
+import type { PgRetentionInput as RetentionInput } from '../../src/pg/basebackup/retention-wal.ts';
 import { metadataFromSentinel, toRetentionBackup } from '../../src/backup/catalog.ts';
 import { UsageError } from '../../src/core/errors.ts';
 import { BASEBACKUPS_PATH, WAL_PATH, sentinelKey } from '../../src/backup/layout.ts';

@@ -1,64 +1,21 @@
-// Tar writer/reader: round trips (long names, PAX, leading '/'), interoperability with GNU tar in both directions,
-// strict end-of-archive handling, bounded memory, and confined extraction refusing path-escaping entries.
+// Tar writer/reader: round trips (long names, PAX, leading '/'), strict end-of-archive handling, bounded memory, and
+// confined extraction refusing path-escaping entries. Interoperability with GNU tar is in
+// test/integration/tar-cli.test.ts.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
-import { TarWriter, readTar, encodeHeader, TAR_TYPE } from '../../src/tar/tar.ts';
-import type { TarHeaderInput } from '../../src/tar/tar.ts';
+import { encodeHeader, TAR_TYPE } from '../../src/tar/header.ts';
+import type { TarHeaderInput } from '../../src/tar/header.ts';
+import { readTar } from '../../src/tar/reader.ts';
+import { TarWriter } from '../../src/tar/writer.ts';
 import { SafeExtractor, SyncBehind } from '../../src/tar/extract.ts';
 import { CorruptObjectError, LocalFileError } from '../../src/core/errors.ts';
-import { readAll } from '../../src/storage/body.ts';
-
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
-
-/** Builds a tar in memory from [header, content] pairs. */
-async function buildTar(entries: [TarHeaderInput, Buffer?][], trailer?: Buffer): Promise<Buffer> {
-  const w = new TarWriter();
-  const out = readAll(w.stream);
-  for (const [h, body] of entries) await w.add(h, body);
-  await w.end();
-  const b = await out;
-  return trailer ? Buffer.concat([b, trailer]) : b;
-}
-
-async function readEntries(buf: Buffer): Promise<{ name: string; type: string; mode: number; size: number; mtime: number; linkname: string; data: Buffer }[]> {
-  const out = [];
-  for await (const e of readTar(Readable.from([buf]))) {
-    const data = await readAll(e.chunks());
-    out.push({ name: e.header.name, type: e.header.type, mode: e.header.mode, size: e.header.size, mtime: e.header.mtime, linkname: e.header.linkname, data });
-  }
-  return out;
-}
-
-const longSplit = `/base/${'d'.repeat(90)}/${'f'.repeat(60)}`; // > 100 bytes, splits into prefix/name
-const longPax = `/${'x'.repeat(150)}`; // one 150-byte component: only PAX can hold it
-const unicode = '/base/données/файл';
-const pattern = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
-
-const sample: [TarHeaderInput, Buffer?][] = [
-  [{ name: '/', type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000000 }],
-  [{ name: '/base', type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000001 }],
-  [{ name: '/PG_VERSION', type: TAR_TYPE.file, mode: 0o600, size: 3, mtime: 1700000002 }, Buffer.from('15\n')],
-  [{ name: '/base/empty', type: TAR_TYPE.file, mode: 0o600, size: 0, mtime: 1700000003 }, Buffer.alloc(0)],
-  [{ name: '/base/block', type: TAR_TYPE.file, mode: 0o640, size: 8192, mtime: 1700000004 }, pattern(8192)],
-  [{ name: '/base/odd', type: TAR_TYPE.file, mode: 0o600, size: 1001, mtime: 1700000005 }, pattern(1001)],
-  [{ name: `/base/${'d'.repeat(90)}`, type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000006 }],
-  [{ name: longSplit, type: TAR_TYPE.file, mode: 0o600, size: 10, mtime: 1700000007 }, pattern(10)],
-  [{ name: longPax, type: TAR_TYPE.file, mode: 0o600, size: 20, mtime: 1700000008 }, pattern(20)],
-  [{ name: '/base/données', type: TAR_TYPE.directory, mode: 0o700, mtime: 1700000009 }],
-  [{ name: unicode, type: TAR_TYPE.file, mode: 0o600, size: 5, mtime: 1700000010 }, Buffer.from('hello')],
-  [{ name: '/link', type: TAR_TYPE.symlink, mode: 0o777, linkname: `${'t'.repeat(120)}`, mtime: 1700000011 }],
-  // shorter body than declared: zero-padded (a file that shrank while being read)
-  [{ name: '/base/shrunk', type: TAR_TYPE.file, mode: 0o600, size: 100, mtime: 1700000012 }, Buffer.from('abc')],
-  // labels as WAL-G writes them: no leading slash, mtime 0
-  [{ name: 'backup_label', type: TAR_TYPE.file, mode: 0o600, size: 4 }, Buffer.from('lbl\n')],
-];
+import { listTree } from '../helpers/tree.ts';
+import { tmp, buildTar, readEntries, longSplit, longPax, pattern, sample } from '../helpers/tar.ts';
 
 describe('tar writer and reader', () => {
   test('round trip keeps names (leading /, long, PAX, UTF-8), types, modes, mtimes and contents', async () => {
@@ -107,55 +64,6 @@ describe('tar writer and reader', () => {
     const first = await it.next();
     assert.equal(first.value!.header.size, size);
     await it.return(undefined);
-  });
-
-  test('GNU tar lists and extracts our archives (leading / stripped by GNU tar)', async () => {
-    const dir = tmp('walg-tar-gnu-');
-    try {
-      const file = join(dir, 'a.tar');
-      writeFileSync(file, await buildTar(sample.filter(([h]) => h.type !== TAR_TYPE.symlink)));
-      const listing = execFileSync('tar', ['-tvf', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      assert.match(listing, /PG_VERSION/);
-      assert.ok(listing.includes(longSplit.slice(1)) || listing.includes(longSplit), 'long split name listed');
-      assert.ok(listing.includes('x'.repeat(150)), 'PAX name listed');
-      assert.ok(listing.includes('файл'), 'UTF-8 name listed');
-      const out = join(dir, 'out');
-      mkdirSync(out);
-      execFileSync('tar', ['-xf', file, '-C', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-      assert.equal(readFileSync(join(out, 'PG_VERSION'), 'utf8'), '15\n');
-      assert.ok(readFileSync(join(out, 'base/block')).equals(pattern(8192)));
-      assert.ok(readFileSync(join(out, longSplit)).equals(pattern(10)));
-      assert.ok(readFileSync(join(out, longPax)).equals(pattern(20)));
-      assert.equal(readFileSync(join(out, unicode), 'utf8'), 'hello');
-      assert.equal(lstatSync(join(out, 'base/block')).mode & 0o777, 0o640);
-      assert.equal(readFileSync(join(out, 'backup_label'), 'utf8'), 'lbl\n');
-    } finally { rmSync(dir, { recursive: true, force: true }); }
-  });
-
-  test('reads archives made by GNU tar (gnu and pax formats, long names)', async () => {
-    const dir = tmp('walg-tar-gnu2-');
-    try {
-      const src = join(dir, 'src');
-      const deep = join(src, 'a'.repeat(80), 'b'.repeat(80));
-      mkdirSync(deep, { recursive: true });
-      writeFileSync(join(deep, 'c'.repeat(120)), pattern(3000));
-      writeFileSync(join(src, 'small'), 'x');
-      for (const format of ['gnu', 'pax', 'ustar']) {
-        const file = join(dir, `${format}.tar`);
-        try {
-          execFileSync('tar', [`--format=${format}`, '-cf', file, '-C', src, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        } catch {
-          assert.equal(format, 'ustar', 'only ustar may refuse a 120-byte base name');
-          continue;
-        }
-        const got = await readEntries(readFileSync(file));
-        const big = got.find((e) => e.name.endsWith('c'.repeat(120)));
-        assert.ok(big, `${format}: long name read`);
-        assert.equal(big.name, `./${'a'.repeat(80)}/${'b'.repeat(80)}/${'c'.repeat(120)}`);
-        assert.ok(big.data.equals(pattern(3000)), `${format}: content`);
-        assert.equal(got.find((e) => e.name === './small')?.data.toString(), 'x');
-      }
-    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
   test('end of archive: trailing zeros are fine, any other trailing byte fails; corrupt input fails', async () => {
@@ -273,9 +181,9 @@ describe('confined extraction', () => {
         const root = join(base, 'a', 'b', 'root');
         mkdirSync(root, { recursive: true });
         writeFileSync(join(base, 'a', 'outside-file'), 'keep');
-        const before = execFileSync('find', [base], { encoding: 'utf8' });
+        const before = listTree(base).join('\n');
         await assert.rejects(extractInto(root, c.entries, c.mode), (e: unknown) => e instanceof LocalFileError && c.msg.test(e.message) && /crafted\.tar/.test(e.message));
-        const after = execFileSync('find', [base], { encoding: 'utf8' }).split('\n').filter((p) => p && !p.startsWith(root));
+        const after = listTree(base).filter((p) => p && !p.startsWith(root));
         assert.deepEqual(after, before.split('\n').filter((p) => p && !p.startsWith(root)), 'nothing new outside the root');
         assert.equal(readFileSync(join(base, 'a', 'outside-file'), 'utf8'), 'keep');
         assert.ok(!existsSync('/x') || readFileSync('/x', 'utf8') !== 'bad');

@@ -1,25 +1,14 @@
 // wal-show and wal-verify on synthetic archives: two timelines with a history file (lz4, optionally encrypted), a
 // `.partial` and a `.backup` file, backups on both timelines, a deleted segment; plus WAL-G's own wal-verify test
-// vectors (wal_verify_handler_test.go) and the exact table/JSON output. CLI runs check exit codes (0 on FAILURE).
+// vectors (wal_verify_handler_test.go) and the exact table/JSON output. CLI runs (exit codes, 0 on FAILURE) are in
+// test/integration/wal-show-verify-cli.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
-import { FileStorage } from '../../src/storage/drivers/fs.ts';
-import type { Storage } from '../../src/storage/types.ts';
-import { getCompressor } from '../../src/pipeline/compress/index.ts';
 import { createLibsodiumCrypter } from '../../src/pipeline/crypt/libsodium.ts';
-import type { Crypter } from '../../src/pipeline/types.ts';
-import { encodeStages, through } from '../../src/pipeline/pipeline.ts';
-import { DATE_FMT, encodeMetadata, encodeSentinel } from '../../src/backup/sentinel.ts';
-import { metadataKey, sentinelKey } from '../../src/backup/layout.ts';
 import { log } from '../../src/core/log.ts';
 import { describeError } from '../../src/core/errors.ts';
 import { formatWalName, historyFileName, parseWalName } from '../../src/pg/wal-name.ts';
-import { parseLsn } from '../../src/pg/lsn.ts';
 import {
   goPrettyTable, parseTimelineHistory, renderWalShowJson, renderWalShowTable, segmentsByTimeline, walShow,
 } from '../../src/pg/wal/show.ts';
@@ -28,52 +17,11 @@ import {
 } from '../../src/pg/wal/verify.ts';
 import type { IntegritySequence, WalVerifyOptions } from '../../src/pg/wal/verify.ts';
 import { validateArgs } from '../../src/commands/pg/wal-verify.ts';
-import { walg, baseEnv } from '../helpers/cli.ts';
+import { archive, putBackup, putLz4 } from '../helpers/wal-archive.ts';
 
 const SEG = 16 * 1024 * 1024;
 const w = (tl: number, seg: number) => formatWalName(tl, seg);
 log.discard();
-
-const dirs: string[] = [];
-process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-
-/** Stores `data` lz4-compressed (and encrypted when a crypter is given) under `key`.lz4. */
-async function putLz4(s: Storage, key: string, data: Buffer, crypter?: Crypter): Promise<void> {
-  const compressor = await getCompressor('lz4');
-  await s.put(`${key}.lz4`, () => through(Readable.from([data]), encodeStages({ compressor, crypter })));
-}
-
-/** A finished backup: sentinel plus metadata.json with the given LSNs. */
-async function putBackup(s: Storage, name: string, start: string, finish: string, permanent = false): Promise<void> {
-  const LSN = parseLsn(start);
-  const FinishLSN = parseLsn(finish);
-  const t = '2024-05-01T10:00:00.123456Z';
-  await s.put(sentinelKey(name), Buffer.from(encodeSentinel({
-    LSN, FinishLSN, PgVersion: 150004, UncompressedSize: 100, CompressedSize: 50, Version: 2,
-    StartTime: t, FinishTime: t, DateFmt: DATE_FMT, Hostname: 'db1', DataDir: '/pg', IsPermanent: permanent,
-  })));
-  await s.put(metadataKey(name), Buffer.from(encodeMetadata({
-    start_time: t, finish_time: t, date_fmt: DATE_FMT, hostname: 'db1', data_dir: '/pg', pg_version: 150004,
-    start_lsn: LSN, finish_lsn: FinishLSN, is_permanent: permanent, system_identifier: 7365432100000000001n,
-    uncompressed_size: 100, compressed_size: 50,
-  })));
-}
-
-const HISTORY_2 = '1\t0/6000060\tno recovery target specified\n';
-
-/**
- * Timeline 1: segments 1-5 and 6.partial (promotion at 0/6000060), a `.backup` file; timeline 2: segments 6-12 and
- * its history. Backups base_…1/02 and base_…2/08. `drop` leaves segments out.
- */
-async function archive(s: Storage, opts: { drop?: string[]; crypter?: Crypter } = {}): Promise<void> {
-  const names = [1, 2, 3, 4, 5].map((n) => w(1, n)).concat([6, 7, 8, 9, 10, 11, 12].map((n) => w(2, n)));
-  for (const n of names) if (!opts.drop?.includes(n)) await putLz4(s, `wal_005/${n}`, Buffer.from(n), opts.crypter);
-  await putLz4(s, `wal_005/${w(1, 6)}.partial`, Buffer.from('partial'), opts.crypter);
-  await putLz4(s, `wal_005/${w(1, 2)}.00000028.backup`, Buffer.from('backup label'), opts.crypter);
-  await putLz4(s, 'wal_005/00000002.history', Buffer.from(HISTORY_2), opts.crypter);
-  await putBackup(s, `base_${w(1, 2)}`, '0/2000028', '0/2000138');
-  await putBackup(s, `base_${w(2, 8)}`, '0/8000028', '0/9000100');
-}
 
 test('history files and segment names parse as WAL-G does', () => {
   assert.deepEqual(parseTimelineHistory('1\t0/6000060\tno recovery target specified\n\n2\t1/A0\tbefore 2000-01-01 00:00:00+00\n# comment\n'), [
@@ -286,30 +234,4 @@ test('wal-verify argument rules', () => {
   assert.throws(() => validateArgs(['integrity', 'bogus'], {}), /invalid check specified: bogus/);
   assert.throws(() => validateArgs(['integrity'], { lsn: '0/1' }), /"--lsn" flag works only in conjunction with the "--timeline" flag/);
   assert.throws(() => validateArgs(['integrity'], { timeline: '1' }), /"--timeline" flag works only in conjunction with the "--lsn" flag/);
-});
-
-test('CLI: wal-verify exits 0 with FAILURE in the output, wal-show prints the lost segment; bad usage exits 1', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'walg-walverify-'));
-  dirs.push(root);
-  await archive(new FileStorage(root), { drop: [w(2, 10)] });
-  const env = baseEnv({ WALG_FILE_PREFIX: root, WALG_UPLOAD_CONCURRENCY: '1' });
-  const v = await walg(['wal-verify', 'integrity', 'timeline', '--json', '--timeline', '2', '--lsn', '0/D000100'], env);
-  assert.equal(v.code, 0, v.stderr);
-  const out = JSON.parse(v.stdout.toString()) as { integrity: { status: string; details: Array<{ start_segment: string; status: string }> } };
-  assert.equal(out.integrity.status, 'FAILURE');
-  assert.deepEqual(out.integrity.details.filter((d) => d.status !== 'FOUND').map((d) => d.start_segment), ['00000002000000000000000A']);
-  assert.match(v.stderr, /INFO: \S+ \S+ Detected earliest available backup: base_000000010000000000000002/);
-  const t = await walg(['wal-verify', 'integrity', '--timeline', '2', '--lsn', '0/D000100'], env);
-  assert.equal(t.code, 0);
-  assert.match(t.stdout.toString(), /^\[wal-verify\] integrity check status: FAILURE\n/);
-  assert.match(t.stdout.toString(), /\| 00000002000000000000000A \| 00000002000000000000000A \|\s+1 \| MISSING_LOST \|/);
-  const show = await walg(['wal-show', '--detailed-json'], env);
-  assert.equal(show.code, 0, show.stderr);
-  assert.deepEqual((JSON.parse(show.stdout.toString()) as Array<{ missing_segments: string[] }>).map((x) => x.missing_segments), [[], ['00000002000000000000000A']]);
-  const usage = await walg(['wal-verify', 'integrity', '--lsn', '0/1'], env);
-  assert.equal(usage.code, 1);
-  assert.match(usage.stderr, /"--lsn" flag works only in conjunction with the "--timeline" flag/);
-  const noDb = await walg(['wal-verify', 'timeline'], { ...env, PGHOST: join(root, 'no-such-socket-dir'), PGPORT: '1' });
-  assert.equal(noDb.code, 1, 'without --lsn a database connection is needed');
-  assert.match(noDb.stderr, /Failed to establish a connection to Postgres cluster/);
 });

@@ -2,7 +2,7 @@
 // storages described by two config files, byte for byte, resumable, sentinels last (src/backup/copy.ts plans it,
 // src/storage/transfer.ts executes it).
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { loadConfig } from '../../config/load.ts';
 import { UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';

@@ -1,7 +1,7 @@
 // `wal-g mysql backup-fetch <name|LATEST> [--target-user-data <json>]`: streams the backup into
 // WALG_STREAM_RESTORE_COMMAND, then runs WALG_MYSQL_BACKUP_PREPARE_COMMAND when set.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { fetchToCommand, selectStreamBackup } from '../../mysql/backup-fetch.ts';
 
 /** CLI entry of backup-fetch. */

@@ -1,13 +1,15 @@
 // `wal-g mysql backup-list [--pretty] [--json] [--detail]`: WAL-G's default list (same columns as PostgreSQL),
 // or, with --detail, the MySQL BackupDetail fields read from each sentinel.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
 import { listStreamBackups } from '../../mysql/catalog.ts';
-import { formatTime, jsonTime, prettyTable, prettyTime, renderBackupList } from '../pg/backup-list.ts';
-import { tabwriter } from '../st/listing.ts';
+import { jsonTime } from '../../core/time.ts';
+import { renderBackupList } from '../render/backup-list.ts';
+import { prettyTable, tabwriter } from '../render/table.ts';
+import { formatTime, prettyTime } from '../render/time.ts';
 import { readStreamSentinel } from '../../mysql/sentinel.ts';
 import type { StreamSentinel } from '../../mysql/sentinel.ts';
 
@@ -66,7 +68,7 @@ export async function run(ctx: CommandContext, opts: MysqlBackupListOptions): Pr
     process.stdout.write(renderBackupList(refs.map((ref) => ({ ref, storageName: storage.name })), opts));
     return;
   }
-  const list = await mapLimit(refs, ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY') ?? 10, async (r) =>
+  const list = await mapLimit(refs, ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'), async (r) =>
     ({ name: r.name, modified: r.modified, sentinel: await readStreamSentinel(storage, r.name, ctx.signal) }));
   process.stdout.write(renderDetail(list, opts));
 }

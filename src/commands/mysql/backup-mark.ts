@@ -1,7 +1,7 @@
 // `wal-g mysql backup-mark -b <backup_name> [-i]`: sets or clears IsPermanent in the backup's sentinel (MySQL
 // backups keep permanence there; there is no metadata.json). Every other sentinel field is written back as read.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError, WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { readAll } from '../../storage/body.ts';

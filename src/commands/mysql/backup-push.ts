@@ -1,9 +1,10 @@
 // `wal-g mysql backup-push [--permanent] [--add-user-data <json>]`: runs WALG_STREAM_CREATE_COMMAND and uploads
 // its stdout as a stream backup (src/mysql/backup-push.ts).
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { pushStreamBackup } from '../../mysql/backup-push.ts';
 import { sentinelUserData } from './user-data.ts';
+import { streamPushSettings } from './settings.ts';
 
 /** Flags of backup-push. */
 export interface MysqlBackupPushOptions { permanent?: boolean; addUserData?: string; countJournals?: boolean }
@@ -14,7 +15,7 @@ export async function run(ctx: CommandContext, opts: MysqlBackupPushOptions): Pr
   ctx.config.require('WALG_MYSQL_DATASOURCE_NAME');
   const userData = sentinelUserData(ctx, opts.addUserData);
   await pushStreamBackup(
-    { config: ctx.config, storage: await ctx.storage(), pipeline: await ctx.writePipeline(), signal: ctx.signal },
-    { source: { kind: 'command', command }, permanent: !!opts.permanent, userData, requireDatabase: true },
+    { storage: await ctx.storage(), pipeline: await ctx.writePipeline(), signal: ctx.signal },
+    { source: { kind: 'command', command }, permanent: !!opts.permanent, userData, requireDatabase: true, ...streamPushSettings(ctx.config) },
   );
 }

@@ -4,7 +4,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import { fetchBinlogs } from '../../mysql/binlog-storage.ts';
 import { binlogWindow } from './binlog-window.ts';

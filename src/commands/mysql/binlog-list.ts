@@ -1,7 +1,7 @@
 // `wal-g mysql binlog-list [--since <d|time|LATEST>] [--until <d|time>] [--pretty] [--json]`: archived binlogs in
 // upload order with size and LastModified (compat: internal/databases/mysql/binlog_list_handler.go).
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseDurationMs } from '../../config/load.ts';
@@ -9,8 +9,7 @@ import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
 import { parseRfc3339 } from '../../backup/retention.ts';
 import { binlogsCoveringInterval, listArchivedBinlogs } from '../../mysql/binlog-storage.ts';
 import type { ArchivedBinlog } from '../../mysql/binlog-storage.ts';
-import { prettyTable } from '../pg/backup-list.ts';
-import { tabwriter } from '../st/listing.ts';
+import { prettyTable, tabwriter } from '../render/table.ts';
 import type { Storage } from '../../storage/types.ts';
 import { binlogWindow } from './binlog-window.ts';
 

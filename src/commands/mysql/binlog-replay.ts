@@ -4,7 +4,7 @@
 // "YYYY-MM-DD hh:mm:ss", for mysqlbinlog --stop-datetime) in its environment; each file is removed once replayed.
 
 import { mkdir, rm } from 'node:fs/promises';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { fetchBinlogs } from '../../mysql/binlog-storage.ts';

@@ -2,13 +2,13 @@
 // asks the pure planner (src/mysql/retention.ts), logs each object like WAL-G, and deletes (sentinels first) only
 // with --confirm. Backups older than the target go together with the binlogs no kept backup replays.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
 import { deleteObjects } from '../../backup/catalog.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { listStreamBackups } from '../../mysql/catalog.ts';
-import { parseBeforeArgs, parseEverythingArgs, parseRetainArgs, parseTargetArgs } from '../../backup/retention.ts';
+import { parseBeforeArgs, parseEverythingArgs, parseRetainArgs, parseTargetArgs } from '../../backup/retention-args.ts';
 import type { DeletePlan, PlanMessage } from '../../backup/retention.ts';
 import { binlogSinceTime, listArchivedBinlogs } from '../../mysql/binlog-storage.ts';
 import { readStreamSentinel } from '../../mysql/sentinel.ts';
@@ -86,6 +86,6 @@ export async function executeMysqlDelete(storage: Storage, mode: MysqlDeleteMode
 export async function run(ctx: CommandContext, mode: MysqlDeleteMode, args: string[], opts: { confirm?: boolean }): Promise<void> {
   mysqlPlanner(mode, args); // compat: bad arguments fail before the storage is opened
   await executeMysqlDelete(await ctx.storage(), mode, args, {
-    confirm: opts.confirm, signal: ctx.signal, concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY') ?? 10,
+    confirm: opts.confirm, signal: ctx.signal, concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'),
   });
 }

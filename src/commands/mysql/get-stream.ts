@@ -2,7 +2,7 @@
 // backup as one plain stream (decrypted, decompressed, split parts merged) to stdout or a file.
 
 import { createWriteStream } from 'node:fs';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { selectStreamBackup, writeBackupStream } from '../../mysql/backup-fetch.ts';
 
 /** CLI entry of get-stream / stream-fetch. */

@@ -1,6 +1,6 @@
 // --add-user-data / WALG_SENTINEL_USER_DATA for MySQL pushes: JSON, exact integers, one-line error when malformed.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError, describeError } from '../../core/errors.ts';
 import { parseJsonExact } from '../../backup/json.ts';
 

@@ -1,10 +1,9 @@
 // `wal-g backup-fetch <destination_directory> [backup_name | LATEST]`: thin command over src/pg/basebackup/fetch.ts.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { backupFetch } from '../../pg/basebackup/fetch.ts';
-import { limiterFor } from '../../core/rate-limit.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 
 /** Flags of backup-fetch (names as commander gives them). */
@@ -26,7 +25,7 @@ export async function run(ctx: CommandContext, destination: string, backupName: 
   if (flags.restoreOnly) throw new UsageError('--restore-only (partial restore) is not supported yet');
   const targetUserData = flags.targetUserData || cfg.get('WALG_FETCH_TARGET_USER_DATA') || undefined;
   if (!backupName && !targetUserData) throw new UsageError('insufficient arguments: give a backup name, LATEST, or --target-user-data');
-  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY', 10);
+  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY');
   const storage = await ctx.storage(targetStorageName(ctx, flags.targetStorage));
   log.info(`Backup to fetch will be searched in storages: [${storage.name}]`);
   await backupFetch({
@@ -39,9 +38,8 @@ export async function run(ctx: CommandContext, destination: string, backupName: 
     restoreSpecPath: flags.restoreSpec,
     downloadConcurrency,
     // A tar whose download failed is retried a few times (WAL-G retries whole rounds WALG_DOWNLOAD_FILE_RETRIES times).
-    retries: Math.min(3, Math.max(0, cfg.getInt('WALG_DOWNLOAD_FILE_RETRIES') ?? 15)),
-    fsync: !(cfg.getBool('WALG_TAR_DISABLE_FSYNC') ?? false),
-    networkLimiter: limiterFor(cfg.getInt('WALG_NETWORK_RATE_LIMIT'), ctx.turbo),
+    retries: Math.min(3, Math.max(0, cfg.getInt('WALG_DOWNLOAD_FILE_RETRIES'))),
+    fsync: !cfg.getBool('WALG_TAR_DISABLE_FSYNC'),
     signal: ctx.signal,
   });
 }

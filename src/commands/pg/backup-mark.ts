@@ -1,7 +1,7 @@
 // `wal-g backup-mark <backup_name> [-i]`: makes a backup and its delta ancestors permanent, or (with -i) the backup
 // alone impermanent unless a permanent delta depends on it. Only metadata.json is rewritten, never the sentinel.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
@@ -81,5 +81,5 @@ export async function markBackup(storage: Storage, name: string, toPermanent: bo
 /** CLI entry of backup-mark. */
 export async function run(ctx: CommandContext, name: string, opts: { impermanent?: boolean }): Promise<void> {
   const storage = await ctx.storage();
-  await markBackup(storage, name, !opts.impermanent, { concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY') ?? 10, signal: ctx.signal });
+  await markBackup(storage, name, !opts.impermanent, { concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'), signal: ctx.signal });
 }

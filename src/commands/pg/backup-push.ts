@@ -3,10 +3,11 @@
 
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { ConfigError, UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseJsonExact } from '../../backup/json.ts';
+import type { SettingName } from '../../config/settings.ts';
 import { backupPush } from '../../pg/basebackup/push.ts';
 import { chooseDeltaParent, deltaOriginIsFull } from '../../pg/basebackup/delta.ts';
 import type { DeltaConfig } from '../../pg/basebackup/delta.ts';
@@ -32,7 +33,7 @@ export interface BackupPushFlags {
 }
 
 /** The tar composers WAL-G offers besides the regular one: (flag, setting, name). */
-const COMPOSERS: [keyof BackupPushFlags, string, string][] = [
+const COMPOSERS: [keyof BackupPushFlags, SettingName, string][] = [
   ['ratingComposer', 'WALG_USE_RATING_COMPOSER', 'rating'],
   ['copyComposer', 'WALG_USE_COPY_COMPOSER', 'copy'],
   ['databaseComposer', 'WALG_USE_DATABASE_COMPOSER', 'database'],
@@ -75,14 +76,14 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
   if (dbDirectory && pgdata && (await real(dbDirectory)) !== (await real(pgdata))) {
     throw new UsageError(`db_directory '${dbDirectory}' and PGDATA '${pgdata}' point to different directories`);
   }
-  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY', 16);
-  let diskConcurrency = cfg.getInt('WALG_UPLOAD_DISK_CONCURRENCY') ?? 1;
+  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY');
+  let diskConcurrency = cfg.getInt('WALG_UPLOAD_DISK_CONCURRENCY');
   if (diskConcurrency < 1) throw new ConfigError(`WALG_UPLOAD_DISK_CONCURRENCY value is expected to be positive but is: ${diskConcurrency}`);
   if (ctx.turbo) diskConcurrency = 4; // compat: --turbo forces disk-read concurrency 4
-  const tarSizeThreshold = cfg.getInt('WALG_TAR_SIZE_THRESHOLD') ?? 1073741823;
+  const tarSizeThreshold = cfg.getInt('WALG_TAR_SIZE_THRESHOLD');
   if (tarSizeThreshold < 1) throw new ConfigError(`WALG_TAR_SIZE_THRESHOLD must be positive, got ${tarSizeThreshold}`);
   const userData = parseUserData(flags.addUserData || cfg.get('WALG_SENTINEL_USER_DATA'));
-  const withoutFilesMetadata = flags.withoutFilesMetadata || (cfg.getBool('WALG_WITHOUT_FILES_METADATA') ?? false);
+  const withoutFilesMetadata = flags.withoutFilesMetadata || cfg.getBool('WALG_WITHOUT_FILES_METADATA');
   const deltaFromName = flags.deltaFromName || cfg.get('WALG_DELTA_FROM_NAME') || undefined;
   const deltaFromUserData = flags.deltaFromUserData || cfg.get('WALG_DELTA_FROM_USER_DATA') || undefined;
   // compat: the copy composer implies a full backup.
@@ -97,13 +98,13 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
   }
   if (flags.full) log.info('Doing full backup.');
   const deltaConfig: DeltaConfig = {
-    maxSteps: full ? 0 : (cfg.getInt('WALG_DELTA_MAX_STEPS') ?? 0),
+    maxSteps: full ? 0 : cfg.getInt('WALG_DELTA_MAX_STEPS'),
     fromFull: deltaOriginIsFull(cfg.get('WALG_DELTA_ORIGIN')),
     fromName: deltaFromName,
     fromUserData: deltaFromUserData,
   };
-  let verifyPageChecksums = flags.verify || (cfg.getBool('WALG_VERIFY_PAGE_CHECKSUMS') ?? false);
-  const storeAllCorruptBlocks = flags.storeAllCorrupt || (cfg.getBool('WALG_STORE_ALL_CORRUPT_BLOCKS') ?? false);
+  let verifyPageChecksums = flags.verify || cfg.getBool('WALG_VERIFY_PAGE_CHECKSUMS');
+  const storeAllCorruptBlocks = flags.storeAllCorrupt || cfg.getBool('WALG_STORE_ALL_CORRUPT_BLOCKS');
   const segmentSize = walSegmentSizeFromConfig(cfg);
 
   const storage = await ctx.storage(targetStorageName(ctx, flags.targetStorage));
@@ -125,11 +126,10 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
       storage, pipeline, db, dataDir, segmentSize, userData, withoutFilesMetadata,
       permanent: flags.permanent ?? false,
       tarSizeThreshold, diskConcurrency, uploadConcurrency,
-      uploadQueue: cfg.getInt('WALG_UPLOAD_QUEUE') ?? 2,
+      uploadQueue: cfg.getInt('WALG_UPLOAD_QUEUE'),
       diskLimiter: limiterFor(cfg.getInt('WALG_DISK_RATE_LIMIT'), ctx.turbo),
-      networkLimiter: limiterFor(cfg.getInt('WALG_NETWORK_RATE_LIMIT'), ctx.turbo),
       stopBackupTimeoutMs: cfg.getDurationMs('WALG_STOP_BACKUP_TIMEOUT'),
-      aliveCheckIntervalMs: cfg.getDurationMs('WALG_ALIVE_CHECK_INTERVAL') ?? 60_000,
+      aliveCheckIntervalMs: cfg.getDurationMs('WALG_ALIVE_CHECK_INTERVAL'),
       signal: ctx.signal,
       progress: process.stderr.isTTY ? process.stderr : undefined,
     });

@@ -1,7 +1,7 @@
 // `wal-g daemon <daemon_socket_path>`: opens the storage and codecs once, then serves wal-push / wal-fetch requests
 // from walg-daemon-client (or `wal-g daemon-client`) over a UNIX socket until SIGINT/SIGTERM.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { UploadMarkers, markerDirFor } from '../../pg/wal/archive-status.ts';
@@ -21,12 +21,12 @@ import { positiveConcurrency, targetStorageName } from './settings.ts';
 export async function run(ctx: CommandContext, socketPath: string): Promise<void> {
   const cfg = ctx.config;
   const segmentSize = walSegmentSizeFromConfig(cfg);
-  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY', 16);
-  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY', 10);
-  const operationTimeoutMs = cfg.getDurationMs('WALG_DAEMON_WAL_UPLOAD_TIMEOUT') ?? 60_000;
-  const preventOverwrite = cfg.getBool('WALG_PREVENT_WAL_OVERWRITE') ?? false;
-  const totalBgUploadedLimit = cfg.getInt('TOTAL_BG_UPLOADED_LIMIT') ?? 32;
-  const readyRename = cfg.getBool('PG_READY_RENAME') ?? false;
+  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY');
+  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY');
+  const operationTimeoutMs = cfg.getDurationMs('WALG_DAEMON_WAL_UPLOAD_TIMEOUT');
+  const preventOverwrite = cfg.getBool('WALG_PREVENT_WAL_OVERWRITE');
+  const totalBgUploadedLimit = cfg.getInt('TOTAL_BG_UPLOADED_LIMIT');
+  const readyRename = cfg.getBool('PG_READY_RENAME');
   const pgdata = cfg.get('PGDATA');
   const prefetchDir = cfg.get('WALG_PREFETCH_DIR');
   const storage = await ctx.storage(targetStorageName(ctx, undefined));

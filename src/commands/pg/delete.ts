@@ -1,18 +1,17 @@
 // `wal-g delete retain|before|everything|target|garbage`: loads the catalog, asks the pure planner
-// (src/backup/retention.ts) what to delete, logs it like WAL-G, and deletes only with --confirm (sentinels first).
+// (src/pg/basebackup/retention-wal.ts) what to delete, logs it like WAL-G, and deletes only with --confirm (sentinels first).
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
 import { deleteObjects, listKeys, loadCatalog, toRetentionBackup } from '../../backup/catalog.ts';
 import { parseJsonExact } from '../../backup/json.ts';
 import { BASEBACKUPS_PATH } from '../../backup/layout.ts';
-import {
-  parseBeforeArgs, parseEverythingArgs, parseGarbageArgs, parseRetainArgs, parseTargetArgs,
-  planBefore, planEverything, planGarbage, planRetain, planTarget,
-} from '../../backup/retention.ts';
-import type { DeletePlan, PlanMessage, RetentionInput } from '../../backup/retention.ts';
+import { parseBeforeArgs, parseEverythingArgs, parseGarbageArgs, parseRetainArgs, parseTargetArgs } from '../../backup/retention-args.ts';
+import type { DeletePlan, PlanMessage } from '../../backup/retention.ts';
+import { planBefore, planEverything, planGarbage, planRetain, planTarget } from '../../pg/basebackup/retention-wal.ts';
+import type { PgRetentionInput as RetentionInput } from '../../pg/basebackup/retention-wal.ts';
 import { DEFAULT_WAL_SEGMENT_SIZE, walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 
 export type DeleteMode = 'retain' | 'before' | 'everything' | 'target' | 'garbage';
@@ -120,7 +119,7 @@ export async function run(ctx: CommandContext, mode: DeleteMode, args: string[],
   const storage = await ctx.storage();
   await executeDelete(storage, mode, args, opts, {
     segmentSize: walSegmentSizeFromConfig(ctx.config),
-    concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY') ?? 10,
+    concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'),
     signal: ctx.signal,
   });
 }

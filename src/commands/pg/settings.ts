@@ -1,13 +1,13 @@
 // Settings shared by the PostgreSQL WAL commands, read and validated once per run.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { ConfigError } from '../../core/errors.ts';
 
 /**
  * compat: WAL-G's GetMaxConcurrency — a concurrency setting must be a positive integer; the message is WAL-G's.
  */
-export function positiveConcurrency(ctx: CommandContext, name: 'WALG_UPLOAD_CONCURRENCY' | 'WALG_DOWNLOAD_CONCURRENCY', fallback: number): number {
-  const v = ctx.config.getInt(name) ?? fallback;
+export function positiveConcurrency(ctx: CommandContext, name: 'WALG_UPLOAD_CONCURRENCY' | 'WALG_DOWNLOAD_CONCURRENCY'): number {
+  const v = ctx.config.getInt(name);
   if (v < 1) throw new ConfigError(`${name} value is expected to be positive but is: ${v}`);
   return v;
 }

@@ -1,7 +1,7 @@
 // `wal-g wal-fetch <wal_name> <destination_filename>` (restore_command %f %p): thin command over src/pg/wal/fetch.ts,
 // which starts the detached wal-prefetch child after serving a segment.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { walFetch } from '../../pg/wal/fetch.ts';
@@ -24,7 +24,7 @@ export async function run(ctx: CommandContext, walName: string, destination: str
   // compat: a bad WALG_DOWNLOAD_CONCURRENCY only disables prefetch (logged); the fetch itself already succeeded.
   let downloadConcurrency: number;
   try {
-    downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY', 10);
+    downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY');
   } catch (err) {
     log.error(`WAL-prefetch: get max concurrency: ${describeError(err)}`);
     return;

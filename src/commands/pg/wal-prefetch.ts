@@ -1,7 +1,7 @@
 // `wal-g wal-prefetch <wal_name> <prefetch_location>` (hidden): the detached child wal-fetch starts. Its logs are
 // discarded unless WALG_LOG_LEVEL=DEVEL, where every line is prefixed "PREFETCH " (compat: WAL-G reconfigureLoggers).
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import { walPrefetch } from '../../pg/wal/prefetch.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
@@ -17,7 +17,7 @@ export function configurePrefetchLogging(ctx: CommandContext): void {
 export async function run(ctx: CommandContext, walName: string, location: string, opts: { targetStorage?: string }): Promise<void> {
   configurePrefetchLogging(ctx);
   const cfg = ctx.config;
-  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY', 10);
+  const downloadConcurrency = positiveConcurrency(ctx, 'WALG_DOWNLOAD_CONCURRENCY');
   const storage = await ctx.storage(targetStorageName(ctx, opts.targetStorage));
   await walPrefetch(walName, location, {
     storage,

@@ -1,6 +1,6 @@
 // `wal-g wal-push <wal_filepath>` (archive_command %p): thin command over src/pg/wal/push.ts.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import { UploadMarkers, markerDirFor } from '../../pg/wal/archive-status.ts';
 import { walPush } from '../../pg/wal/push.ts';
@@ -10,13 +10,13 @@ import { positiveConcurrency, targetStorageName } from './settings.ts';
 /** Runs wal-push. Throws (exit 1) when the file could not be stored or a different copy is already archived. */
 export async function run(ctx: CommandContext, walFilePath: string, opts: { targetStorage?: string }): Promise<void> {
   const cfg = ctx.config;
-  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY', 16);
+  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY');
   const segmentSize = walSegmentSizeFromConfig(cfg);
   const storage = await ctx.storage(targetStorageName(ctx, opts.targetStorage));
   const pipeline = await ctx.writePipeline();
   // compat: WAL-G logs the storage every wal-push writes to.
   log.info(`Files will be uploaded to storage: ${storage.name}`);
-  if ((cfg.get('WALG_UPLOAD_WAL_METADATA') ?? 'NOMETADATA').toUpperCase() !== 'NOMETADATA') {
+  if (cfg.get('WALG_UPLOAD_WAL_METADATA').toUpperCase() !== 'NOMETADATA') {
     log.warn('WALG_UPLOAD_WAL_METADATA is not supported by this build; no WAL metadata is uploaded');
   }
   if (cfg.getBool('WALG_USE_WAL_DELTA')) {
@@ -25,10 +25,10 @@ export async function run(ctx: CommandContext, walFilePath: string, opts: { targ
   await walPush(walFilePath, {
     storage,
     pipeline,
-    preventOverwrite: cfg.getBool('WALG_PREVENT_WAL_OVERWRITE') ?? false,
+    preventOverwrite: cfg.getBool('WALG_PREVENT_WAL_OVERWRITE'),
     uploadConcurrency,
-    totalBgUploadedLimit: cfg.getInt('TOTAL_BG_UPLOADED_LIMIT') ?? 32,
-    readyRename: cfg.getBool('PG_READY_RENAME') ?? false,
+    totalBgUploadedLimit: cfg.getInt('TOTAL_BG_UPLOADED_LIMIT'),
+    readyRename: cfg.getBool('PG_READY_RENAME'),
     markers: new UploadMarkers(markerDirFor(walFilePath, cfg.get('PGDATA'))),
     segmentSize,
     signal: ctx.signal,

@@ -1,6 +1,6 @@
 // `wal-g wal-show [--detailed-json] [--without-backups]`: WAL segments in storage per timeline, as a table or JSON.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { renderWalShowJson, renderWalShowTable, walShow } from '../../pg/wal/show.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 
@@ -14,7 +14,7 @@ export async function run(ctx: CommandContext, flags: WalShowFlags): Promise<voi
   const withBackups = !flags.withoutBackups;
   const infos = await walShow(storage, {
     segmentSize, withBackups, crypter: await ctx.crypter(), signal: ctx.signal,
-    concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY') ?? 10,
+    concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'),
   });
   process.stdout.write(flags.detailedJson ? renderWalShowJson(infos) : renderWalShowTable(infos, withBackups));
 }

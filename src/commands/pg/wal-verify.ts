@@ -1,7 +1,7 @@
 // `wal-g wal-verify <integrity|timeline>... [--json] [--timeline N --lsn X/Y] [--backup-name NAME]`: checks the WAL
 // archive and prints the result. compat: the exit code is 0 whatever the status; monitoring parses the output.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { WAL_VERIFY_CHECKS, queryCurrentWalSegment, renderWalVerifyJson, renderWalVerifyTable, segmentFromLsn, walVerify } from '../../pg/wal/verify.ts';
 import type { WalVerifyCheck } from '../../pg/wal/verify.ts';
@@ -39,8 +39,8 @@ function parseTimeline(v: string): number {
 export async function run(ctx: CommandContext, checks: readonly string[], flags: WalVerifyFlags): Promise<void> {
   const selected = validateArgs(checks, flags);
   const segmentSize = walSegmentSizeFromConfig(ctx.config);
-  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY', 16);
-  const maxDelayedSegments = ctx.config.getInt('WALG_INTEGRITY_MAX_DELAYED_WALS') ?? 0;
+  const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY');
+  const maxDelayedSegments = ctx.config.getInt('WALG_INTEGRITY_MAX_DELAYED_WALS');
   const storage = await ctx.storage();
   // Without --lsn the cluster tells where it is (compat: QueryCurrentWalSegment, before anything else).
   const current = flags.lsn !== undefined
@@ -48,7 +48,7 @@ export async function run(ctx: CommandContext, checks: readonly string[], flags:
     : await queryCurrentWalSegment(segmentSize);
   const results = await walVerify(storage, {
     checks: selected, current, backupName: flags.backupName, segmentSize, uploadConcurrency, maxDelayedSegments,
-    crypter: await ctx.crypter(), signal: ctx.signal, concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY') ?? 10,
+    crypter: await ctx.crypter(), signal: ctx.signal, concurrency: ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'),
   });
   process.stdout.write(flags.json ? renderWalVerifyJson(results) : renderWalVerifyTable(results));
 }

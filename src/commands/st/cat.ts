@@ -1,6 +1,6 @@
 // `wal-g st cat <remote>`: writes the raw object to stdout (decrypt/decompress only when asked).
 import { pipeline } from 'node:stream/promises';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { openDecoded } from './read-object.ts';
 import { globKeys } from './glob.ts';
 import { UsageError } from '../../core/errors.ts';

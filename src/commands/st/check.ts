@@ -1,6 +1,6 @@
 // `wal-g st check read [files...]` and `st check write`: quick storage health checks.
 import { randomBytes } from 'node:crypto';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { StorageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 

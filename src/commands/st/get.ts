@@ -6,7 +6,7 @@ import { link, stat, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { LocalFileError, UsageError } from '../../core/errors.ts';
 import { openDecoded } from './read-object.ts';
 

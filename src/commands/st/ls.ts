@@ -1,5 +1,5 @@
 // `wal-g st ls [folder] [-r]`: prints a folder listing as WAL-G's tab-aligned table.
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { folderPrefix } from '../../storage/types.ts';
 import type { ListEntry } from '../../storage/types.ts';
 import { renderListing } from './listing.ts';

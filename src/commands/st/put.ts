@@ -3,7 +3,7 @@
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { LocalFileError, UsageError, WalgError } from '../../core/errors.ts';
 import { through, encodeStages, withExtension } from '../../pipeline/pipeline.ts';
 

@@ -2,7 +2,7 @@
 
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import { through, decodeStages } from '../../pipeline/pipeline.ts';
 import type { Compressor, Crypter } from '../../pipeline/types.ts';

@@ -1,5 +1,5 @@
 // `wal-g st rm <prefix>`: deletes the object with that exact name, or else everything under that folder.
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { WalgError } from '../../core/errors.ts';
 import { folderPrefix } from '../../storage/types.ts';
 import { globKeys } from './glob.ts';

@@ -1,5 +1,5 @@
 // `wal-g st stat <object>`: one object's metadata from a single HEAD/stat call, in the listing format.
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { renderListing } from './listing.ts';
 

@@ -1,7 +1,7 @@
 // `wal-g st transfer files <prefix> | pg-wals | backups [name]`: moves objects from a failover storage (--source)
 // to another (st --target, usually the primary), byte for byte. Exit 0 only when every file was moved.
 
-import type { CommandContext } from '../../cli/context.ts';
+import type { CommandContext } from '../context.ts';
 import { ConfigError, UsageError, WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { BASEBACKUPS_PATH, SENTINEL_SUFFIX, WAL_PATH } from '../../backup/layout.ts';

@@ -41,11 +41,8 @@ export function deltaOriginIsFull(origin: string | undefined): boolean {
   throw new ConfigError(`Unknown WALG_DELTA_ORIGIN: ${origin}`);
 }
 
-/** compat: utility.StripWalFileName — the first 24-hex-digit run of a backup name (its start WAL segment). */
-export function stripWalFileName(name: string): string {
-  const m = /[0-9A-F]{24}/.exec(name);
-  return m ? m[0] : '';
-}
+/** compat: utility.StripWalFileName, defined once in src/pg/wal-name.ts (re-exported for push.ts). */
+export { stripWalFileName } from '../wal-name.ts';
 
 /**
  * Picks the delta parent, or undefined for a full backup (each fallback logged as WAL-G logs it). `isPermanent`:

@@ -17,9 +17,10 @@ import type { Crypter } from '../../pipeline/types.ts';
 import type { Storage } from '../../storage/types.ts';
 import { fetchFilesMetadata } from '../files-metadata.ts';
 import type { FileDescription, FilesMetadata } from '../files-metadata.ts';
-import type { RateLimiter } from '../../core/rate-limit.ts';
-import { readTar } from '../../tar/tar.ts';
+import { mapLimit } from '../../core/concurrency.ts';
+import { readTar } from '../../tar/reader.ts';
 import { SafeExtractor, SyncBehind } from '../../tar/extract.ts';
+import { applyIncrement } from '../pagefile.ts';
 
 /** compat: internal/databases/postgres/backup.go UtilityFilePaths — always wanted when Files is non-empty. */
 const UTILITY_FILES = new Set(['/global/pg_control', 'backup_label', 'tablespace_map']);
@@ -47,7 +48,6 @@ export interface BackupFetchOptions {
   retries?: number;
   /** fsync each file (default true; WALG_TAR_DISABLE_FSYNC turns it off). */
   fsync?: boolean;
-  networkLimiter?: RateLimiter;
   signal?: AbortSignal;
 }
 
@@ -60,7 +60,13 @@ export interface BackupFetchResult {
 }
 
 /** A tablespace of the spec: where its files go and its link name under pg_tblspc. */
-export interface TablespaceLocation { name: string; location: string }
+export interface TablespaceLocation {
+  name: string;
+  /** Normalized absolute path, no trailing slash: what the checks and the extractor use. */
+  location: string;
+  /** What pg_tblspc/<name> points at: the location, with the trailing slash the spec wrote (WAL-G keeps it). */
+  linkTarget?: string;
+}
 
 /** compat: Go's filepath.Match, as a RegExp ('*' and '?' never match '/', classes with '^' negation, '\' escapes). */
 export function globToRegExp(pattern: string): RegExp {
@@ -129,7 +135,9 @@ export function parseTablespaceSpec(raw: unknown, what: string): TablespaceLocat
     if (!isAbsolute(loc) || loc.includes('\0')) throw new LocalFileError(`${what}: refusing tablespace ${n}: location '${loc}' is not an absolute path`);
     const norm = normalize(loc).replace(/\/+$/, '');
     if (norm === '') throw new LocalFileError(`${what}: refusing tablespace ${n}: location '/' is not allowed`);
-    out.push({ name: n, location: norm });
+    // compat: WAL-G links pg_tblspc/<name> to the loc as written, so a trailing slash shows in
+    // pg_tablespace_location() after the restore; keep it in the link (the checks use the normalized path).
+    out.push({ name: n, location: norm, linkTarget: loc.endsWith('/') ? `${norm}/` : norm });
   }
   return out;
 }
@@ -184,7 +192,7 @@ async function prepareTablespaces(root: string, spaces: readonly TablespaceLocat
     }
     const real = await realpath(ts.location);
     const link = join(root, 'pg_tblspc', ts.name);
-    await symlink(ts.location, link);
+    await symlink(ts.linkTarget ?? ts.location, link);
     log.info(`Tablespace ${ts.name}: ${link} -> ${ts.location}`);
     mounts.set(`pg_tblspc/${ts.name}`, real);
   }
@@ -198,9 +206,8 @@ async function extractTar(storage: Storage, key: string, tarName: string, opts: 
   const compressor = await compressorForExtension(ext);
   if (!compressor) throw new CorruptObjectError(`WAL-G does not support the file format '${ext}' in '${key}'`);
   const raw = await storage.get(key, { signal });
-  const stages = decodeStages({ crypter: opts.crypter, compressor });
-  if (opts.networkLimiter) stages.unshift(opts.networkLimiter.transform());
-  const plain = through(raw, stages);
+  // WALG_NETWORK_RATE_LIMIT is applied by the storage itself (src/storage/wrap/rate-limit.ts).
+  const plain = through(raw, decodeStages({ crypter: opts.crypter, compressor }));
   try {
     await extractor.extractAll(readTar(plain, { strictTrailer: true }));
   } catch (err) {
@@ -373,14 +380,15 @@ async function extractMember(member: ChainMember, opts: BackupFetchOptions, root
     if (opts.restoreSpecPath && entry === 'tablespace_map') return false;
     return member.wanted ? member.wanted.has(entry) : true;
   };
-  const incremented = isDelta ? (entry: string) => member.files.get(entry)?.IsIncremented === true : undefined;
+  // Increments are WAL-G's page format (src/pg/pagefile.ts); the extractor only routes them.
+  const increments = isDelta ? { applies: (entry: string) => member.files.get(entry)?.IsIncremented === true, apply: applyIncrement } : undefined;
   const runOne = async (tarName: string): Promise<void> => {
     const key = `${member.folder}${tarName}`;
     const retries = Math.max(0, opts.retries ?? 2);
     for (let attempt = 0; ; attempt++) {
       if (stop.signal.aborted) throw stop.signal.reason instanceof Error ? stop.signal.reason : new CancelledError('backup-fetch cancelled');
       const extractor = new SafeExtractor({
-        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, syncBehind, wanted, incremented, signal: stop.signal, source: tarName,
+        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, syncBehind, wanted, increments, signal: stop.signal, source: tarName,
       });
       try {
         await extractTar(storage, key, tarName, opts, extractor, stop.signal);
@@ -397,20 +405,16 @@ async function extractMember(member: ChainMember, opts: BackupFetchOptions, root
       }
     }
   };
-  const limit = Math.max(1, opts.downloadConcurrency ?? 10);
-  let next = 0;
   let firstError: unknown;
-  const worker = async () => {
-    while (next < member.concurrent.length && firstError === undefined) {
-      const tarName = member.concurrent[next++]!;
-      try { await runOne(tarName); } catch (err) {
-        firstError ??= err;
-        // Stop the other downloads: nothing more is written once one entry was refused or a tar failed.
-        stop.abort(err);
-      }
+  // Failures are caught per tar, so every extraction in flight has settled (none still writing) before we throw.
+  await mapLimit(member.concurrent, Math.max(1, opts.downloadConcurrency ?? 10), async (tarName) => {
+    if (firstError !== undefined) return; // no new tar starts once one failed
+    try { await runOne(tarName); } catch (err) {
+      firstError ??= err;
+      // Stop the other downloads: nothing more is written once one entry was refused or a tar failed.
+      stop.abort(err);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, member.concurrent.length) }, worker));
+  });
   if (firstError !== undefined) throw firstError;
   // backup_label (from pg_backup_stop) overrides any stale one; pg_control goes last of all (§4.8, §5.3).
   for (const t of [...member.labels, ...member.controls]) await runOne(t);

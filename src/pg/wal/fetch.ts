@@ -1,103 +1,24 @@
 // wal-fetch (restore_command `%f %p`): serves a prefetched segment when a valid one is waiting, otherwise finds
 // the archived object by probing every known compression extension, decrypts and decompresses it, and moves it
-// into place only once complete. Also exports the probing reader used by wal-push's overwrite check and prefetch.
+// into place only once complete. The probing reader itself is ./archived.ts (shared with wal-push, prefetch, show).
 
 import { createWriteStream } from 'node:fs';
-import { copyFile, link, open, readFile, realpath, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, open, realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { homedir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
-import { ArchiveNonExistenceError, LocalFileError, ObjectNotFoundError, describeError } from '../../core/errors.ts';
+import { ArchiveNonExistenceError, LocalFileError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
-import { decodeStages, through } from '../../pipeline/pipeline.ts';
-import type { Compressor, Crypter } from '../../pipeline/types.ts';
 import type { Storage } from '../../storage/types.ts';
 import { prefetchPaths } from './prefetch.ts';
+import { openArchivedWal } from './archived.ts';
+import type { WalReadOptions } from './archived.ts';
 
-/** compat: WAL-G's folder of WAL objects (utility.WalPath). */
-export const WAL_FOLDER = 'wal_005';
+export { openArchivedWal } from './archived.ts';
+export type { ArchivedObject, WalReadOptions } from './archived.ts';
 
 /** compat: WAL page magic lower bound WAL-G checks on prefetched files (first 4 bytes as uint32 LE). */
 export const WAL_MAGIC_MIN = 0xd061;
-
-/** An archived WAL object opened for reading, already decrypted and decompressed. */
-export interface ArchivedObject {
-  /** Storage key that matched, e.g. `wal_005/000000010000000000000003.lz4`. */
-  key: string;
-  /** Extension that matched ('' for the bare name). */
-  extension: string;
-  /** Plain bytes; errors with CorruptObjectError / DecryptionError when the object cannot be decoded. */
-  stream: Readable;
-}
-
-/** Options shared by everything that reads WAL objects. */
-export interface WalReadOptions {
-  /** Decrypts objects; undefined when encryption is off. */
-  crypter?: Crypter;
-  signal?: AbortSignal;
-  /**
-   * compat: path of WAL-G's `~/.walg_decompressor_cache` (JSON `{"FileExtension":"lz4"}`): the extension that
-   * matched last time is probed first, saving requests when the archive is not lz4. null disables the cache;
-   * undefined means `$HOME/.walg_decompressor_cache`.
-   */
-  decompressorCache?: string | null;
-}
-
-const noop = () => {};
-
-function cachePath(opt: string | null | undefined): string | null {
-  if (opt === null) return null;
-  if (opt !== undefined) return opt;
-  try { return join(homedir(), '.walg_decompressor_cache'); } catch { return null; }
-}
-
-async function readCachedExtension(path: string | null): Promise<string | undefined> {
-  if (!path) return undefined;
-  try {
-    const ext = (JSON.parse(await readFile(path, 'utf8')) as { FileExtension?: unknown }).FileExtension;
-    return typeof ext === 'string' ? ext : undefined;
-  } catch { return undefined; }
-}
-
-/**
- * Opens `wal_005/<name>` in WAL-G's probe order: the cached extension, then `lz4`, `lzma`, `gz`, `br`, `zst`, then
- * the bare name (decrypted but not decompressed). Throws ArchiveNonExistenceError when none exists; other storage
- * errors propagate (a flaky storage must not look like "end of archive" to Postgres).
- */
-export async function openArchivedWal(storage: Storage, name: string, opts: WalReadOptions = {}): Promise<ArchivedObject> {
-  const { KNOWN_EXTENSIONS, compressorForExtension } = await import('../../pipeline/compress/index.ts');
-  const cache = cachePath(opts.decompressorCache);
-  const cached = await readCachedExtension(cache);
-  const order = cached && KNOWN_EXTENSIONS.includes(cached) ? [cached, ...KNOWN_EXTENSIONS.filter((e) => e !== cached)] : [...KNOWN_EXTENSIONS];
-  for (const ext of [...order, '']) {
-    const key = ext === '' ? `${WAL_FOLDER}/${name}` : `${WAL_FOLDER}/${name}.${ext}`;
-    let raw: Readable;
-    try {
-      raw = await storage.get(key, { signal: opts.signal });
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) continue;
-      throw err;
-    }
-    // The caller may await before consuming: an early storage or codec error must then wait in the stream's
-    // errored state (seen by pipeline() / for-await) instead of crashing the process as an unhandled 'error'.
-    raw.on('error', noop);
-    let compressor: Compressor | undefined;
-    if (ext !== '') {
-      compressor = await compressorForExtension(ext);
-      if (cache && ext !== cached) {
-        // Best effort, as in WAL-G: a read-only home directory must not fail the fetch.
-        await writeFile(cache, JSON.stringify({ FileExtension: ext })).catch(() => {});
-      }
-    }
-    log.debug(`WAL object ${key} found`);
-    const stream = through(raw, decodeStages({ crypter: opts.crypter, compressor }));
-    stream.on('error', noop);
-    return { key, extension: ext, stream };
-  }
-  throw new ArchiveNonExistenceError(name);
-}
 
 /** Options of walFetch. */
 export interface WalFetchOptions extends WalReadOptions {

@@ -11,7 +11,8 @@ import { log } from '../../core/log.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import type { Storage } from '../../storage/types.ts';
 import { compareWalSegments, isWalSegmentName, nextWalName, parseWalName, tryParseWalName } from '../wal-name.ts';
-import type { WalReadOptions } from './fetch.ts';
+import { openArchivedWal } from './archived.ts';
+import type { WalReadOptions } from './archived.ts';
 import { seaApi } from '../../core/native.ts';
 
 /** Paths used for prefetching `name` below `dir` (the destination's directory, or WALG_PREFETCH_DIR). */
@@ -115,7 +116,6 @@ export async function prefetchFile(name: string, dir: string, opts: WalPrefetchO
   }
   const out = fh.createWriteStream();
   try {
-    const { openArchivedWal } = await import('./fetch.ts');
     const obj = await openArchivedWal(opts.storage, name, opts);
     await pipeline(obj.stream, out, { signal: opts.signal });
   } catch (err) {

@@ -12,7 +12,8 @@ import { encodeStages, through, withExtension } from '../../pipeline/pipeline.ts
 import type { DataPipeline } from '../../pipeline/pipeline.ts';
 import type { Storage } from '../../storage/types.ts';
 import { ARCHIVE_STATUS_DIR, READY_SUFFIX, UploadMarkers, renameReadyToDone } from './archive-status.ts';
-import { WAL_FOLDER, openArchivedWal } from './fetch.ts';
+import { WAL_PATH } from '../../backup/layout.ts';
+import { openArchivedWal } from './fetch.ts';
 import { DEFAULT_WAL_SEGMENT_SIZE, nextWalName } from '../wal-name.ts';
 
 /** Read size for WAL files: 1 MiB chunks (16 per segment) cut per-chunk stream overhead versus the 64 KiB default. */
@@ -60,7 +61,7 @@ export interface WalPushResult {
 
 /** The storage key of a pushed file: `wal_005/<basename>.<ext>` (no dot for `none`). */
 export function walObjectKey(walFilePath: string, p: DataPipeline): string {
-  return `${WAL_FOLDER}/${withExtension(basename(walFilePath), p.compressor)}`;
+  return `${WAL_PATH}${withExtension(basename(walFilePath), p.compressor)}`;
 }
 
 /** compat: `.history` files are never overwritten, see wal-g issue #420. */

@@ -5,19 +5,19 @@
 import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
 import { metadataFromSentinel } from '../../backup/catalog.ts';
 import { mapLimit } from '../../core/concurrency.ts';
-import { BASEBACKUPS_PATH, backupNameFromSentinel } from '../../backup/layout.ts';
+import { BASEBACKUPS_PATH, WAL_PATH, backupNameFromSentinel } from '../../backup/layout.ts';
 import { readMetadata, readSentinel } from '../../backup/sentinel.ts';
 import type { ExtendedMetadata } from '../../backup/sentinel.ts';
-// backup-list owns the Go time/JSON helpers; reusing them keeps the two outputs identical.
-import { jsonTime, walFileNameOf } from '../../commands/pg/backup-list.ts';
+// The same Go JSON times as backup-list prints.
+import { jsonTime } from '../../core/time.ts';
 import { ArchiveNonExistenceError, CorruptObjectError, WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { readAll } from '../../storage/body.ts';
 import type { Storage } from '../../storage/types.ts';
 import { formatLsn, parseLsn } from '../lsn.ts';
-import { WAL_FOLDER, openArchivedWal } from './fetch.ts';
+import { openArchivedWal } from './fetch.ts';
 import type { WalReadOptions } from './fetch.ts';
-import { formatWalName, historyFileName, tryParseWalName } from '../wal-name.ts';
+import { formatWalName, historyFileName, stripWalFileName, tryParseWalName } from '../wal-name.ts';
 import type { WalSegment } from '../wal-name.ts';
 
 /** compat: wal-show's timeline statuses. */
@@ -69,7 +69,7 @@ export interface WalShowOptions extends WalReadOptions {
 
 /** Names of the objects directly in `wal_005/` (compat: getFolderFilenames, a non-recursive listing). */
 export async function listWalFolder(storage: Storage, signal?: AbortSignal): Promise<string[]> {
-  const prefix = `${WAL_FOLDER}/`;
+  const prefix = WAL_PATH;
   const names: string[] = [];
   for await (const e of storage.list(prefix, { signal })) {
     if (e.type === 'obj') names.push(e.key.slice(e.key.lastIndexOf('/') + 1));
@@ -162,7 +162,7 @@ export async function loadBackupDetails(storage: Storage, opts: { signal?: Abort
       const s = await readSentinel(storage, r.name);
       metadata = metadataFromSentinel(s, s.IsPermanent);
     }
-    return { name: r.name, modified: r.modified, walFileName: walFileNameOf(r.name), storageName: storage.name, metadata };
+    return { name: r.name, modified: r.modified, walFileName: stripWalFileName(r.name), storageName: storage.name, metadata };
   });
 }
 

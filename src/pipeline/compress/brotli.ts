@@ -4,7 +4,7 @@
 import { constants, createBrotliCompress, createBrotliDecompress } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import type { Compressor } from '../types.ts';
-import { corruptOnCodecError } from './index.ts';
+import { corruptOnCodecError } from './codec-error.ts';
 
 /** compat: WAL-G's brotli compressor uses cbrotli.WriterOptions{Quality: 3} with the default 4 MiB window (lgwin 22). */
 const QUALITY = 3;

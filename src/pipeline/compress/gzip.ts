@@ -4,7 +4,7 @@
 import { createGunzip } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import type { Compressor } from '../types.ts';
-import { corruptOnCodecError } from './index.ts';
+import { corruptOnCodecError } from './codec-error.ts';
 
 /**
  * The legacy `gzip` decompressor (extension `gz`). compress() throws: WAL-G never writes gzip.

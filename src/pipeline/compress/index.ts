@@ -1,12 +1,12 @@
 // Picks a Compressor by WALG_COMPRESSION_METHOD (write side) or by object-name extension (read side), importing only
 // the codec module that is needed: start-up time matters for wal-push, and lzma-native must not load for lz4.
 
-import type { Duplex } from 'node:stream';
-import { ConfigError, CorruptObjectError, WalgError } from '../../core/errors.ts';
+import { ConfigError } from '../../core/errors.ts';
 import type { CompressionMethod, Compressor } from '../types.ts';
 
 /** WALG_ZSTD_LEVEL values (klauspost/compress encoder levels). */
-export type ZstdLevel = 'fastest' | 'default' | 'better' | 'best';
+export type { ZstdLevel } from './zstd.ts';
+export { corruptOnCodecError } from './codec-error.ts';
 
 /** Options for getCompressor; only zstd reads any. */
 export interface CompressorOptions {
@@ -59,22 +59,3 @@ export async function compressorForExtension(ext: string): Promise<Compressor | 
   }
 }
 
-/**
- * Makes a node:zlib stream report its own decoding failures as CorruptObjectError("<label>: corrupt or truncated
- * data", cause = the zlib error). Only errors raised by the codec are mapped (node:zlib tags them with a `code`
- * of Z_*, ZSTD_error_* or ERR__* for brotli); an error the stream is destroyed with from outside (a storage failure
- * propagated by pipeline(), an abort) passes through unchanged. Returns the same stream.
- */
-export function corruptOnCodecError<T extends Duplex>(stream: T, label: string): T {
-  const destroyImpl = stream._destroy;
-  stream._destroy = function (this: T, err: Error | null, cb: (error?: Error | null) => void): void {
-    destroyImpl.call(this, isCodecError(err) ? new CorruptObjectError(`${label}: corrupt or truncated data`, { cause: err }) : err, cb);
-  };
-  return stream;
-}
-
-function isCodecError(err: Error | null): err is Error {
-  if (!err || err instanceof WalgError) return false;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ZSTD_error') || code.startsWith('ERR__'));
-}

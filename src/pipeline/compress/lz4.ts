@@ -1,131 +1,25 @@
 // LZ4 frame codec (walg-format.md §2). We write exactly one frame per object (FLG 0x64, BD 0x70, content checksum)
-// and read any conformant sequence of frames. Framing lives here in JS; block coding (liblz4) and xxHash32 run in
-// the project's own addon (src/native/walg_native.c), on libuv's thread pool, so that several blocks are coded and
-// hashed on other cores while the main thread reads and writes.
+// and read any conformant sequence of frames. Framing lives here in JS; block coding and xxHash32 run on libuv's
+// thread pool (lz4-frame.ts), so that several blocks are coded and hashed on other cores while the main thread
+// reads and writes. The encoder implements the pipeline's buffer lending (src/pipeline/types.ts LendBuffer).
 
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
-import { availableParallelism } from 'node:os';
-import { loadNative } from '../../core/native.ts';
-import type { WalgNative } from '../../core/native.ts';
-import { CorruptObjectError } from '../../core/errors.ts';
 import type { Compressor } from '../types.ts';
-
-let binding: WalgNative | undefined;
-function native(): WalgNative {
-  binding ??= loadNative<WalgNative>('walg');
-  return binding;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// xxHash32
+import {
+  COPY_BELOW, FLG_BLOCK_CHECKSUM, FLG_BLOCK_INDEPENDENT, FLG_CONTENT_CHECKSUM, FLG_CONTENT_SIZE, FLG_DICT_ID, FLG_RESERVED,
+  FLG_VERSION_01, FRAME_HEADER, FRAME_MAGIC, LINKED_HISTORY, LZ4_BLOCK_SIZE, SKIPPABLE_MAGIC, SKIPPABLE_MAGIC_MASK, SYNC_BELOW,
+  UNCOMPRESSED_BIT, Xxh32, compressBlock, corrupt, decompressBlock, inFlight, noop, xxh32,
+} from './lz4-frame.ts';
 
 /**
- * Incremental xxHash32 (the LZ4 frame checksum). update() may be called with any slicing of the input. feed() does
- * the same off the main thread for big inputs, in call order; update(), digest() and reset() must wait for
- * settled() after any feed().
- */
-export class Xxh32 {
-  readonly #seed: number;
-  readonly #state: Uint8Array;
-  #chain: Promise<unknown> = Promise.resolve();
-  #pending = 0;
-
-  constructor(seed = 0) {
-    this.#seed = seed >>> 0;
-    this.#state = native().xxh32State(this.#seed);
-  }
-
-  /** Starts a new hash with the same seed. */
-  reset(): this {
-    native().xxh32Reset(this.#state, this.#seed);
-    return this;
-  }
-
-  /** Feeds bytes; `data` is only read during the call. */
-  update(data: Uint8Array): this {
-    if (data.length > 0) native().xxh32Update(this.#state, data);
-    return this;
-  }
-
-  /**
-   * Queues `data` after every earlier feed; inputs of 64 KiB and more are hashed on the thread pool. `data` must
-   * not change until the returned promise resolves.
-   */
-  feed(data: Uint8Array): Promise<void> {
-    this.#pending++;
-    const run = data.length >= SYNC_BELOW ? () => native().xxh32UpdateAsync(this.#state, data) : () => this.update(data);
-    const p = this.#chain.then(run).then(() => { this.#pending--; });
-    this.#chain = p.catch(noop);
-    return p;
-  }
-
-  /** feed() calls not finished yet. */
-  get pending(): number {
-    return this.#pending;
-  }
-
-  /** Resolves once every feed() so far is hashed. */
-  settled(): Promise<void> {
-    return this.#chain.then(noop);
-  }
-
-  /** The hash of everything fed so far, as an unsigned 32-bit number. Does not change the state. */
-  digest(): number {
-    return native().xxh32Digest(this.#state);
-  }
-}
-
-/** One-shot xxHash32 of `data` with `seed` (default 0), as an unsigned 32-bit number. */
-export function xxh32(data: Uint8Array, seed = 0): number {
-  return native().xxh32(data, seed >>> 0);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Frame constants
-
-const FRAME_MAGIC = 0x184d2204;
-const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
-const SKIPPABLE_MAGIC = 0x184d2a50;
-const FLG_VERSION_01 = 0x40;
-const FLG_BLOCK_INDEPENDENT = 0x20;
-const FLG_BLOCK_CHECKSUM = 0x10;
-const FLG_CONTENT_SIZE = 0x08;
-const FLG_CONTENT_CHECKSUM = 0x04;
-const FLG_RESERVED = 0x02;
-const FLG_DICT_ID = 0x01;
-const UNCOMPRESSED_BIT = 0x80000000;
-/** Linked blocks may reference this many bytes of earlier output. */
-const LINKED_HISTORY = 64 * 1024;
-
-/** Block size written by the encoder: BD 0x70 declares a 4 MiB maximum, as WAL-G's writer does. */
-export const LZ4_BLOCK_SIZE = 4 * 1024 * 1024;
-const WRITE_FLG = FLG_VERSION_01 | FLG_BLOCK_INDEPENDENT | FLG_CONTENT_CHECKSUM; // 0x64
-const WRITE_BD = 0x70;
-/** The 7-byte header every frame we write starts with: magic, FLG, BD, header checksum. */
-const FRAME_HEADER = (() => {
-  const h = Buffer.alloc(7);
-  h.writeUInt32LE(FRAME_MAGIC, 0);
-  h[4] = WRITE_FLG;
-  h[5] = WRITE_BD;
-  h[6] = 0xb9; // (xxh32([FLG, BD]) >>> 8) & 0xff, a constant: computing it here would load the addon at import
-  return h;
-})();
-
-function corrupt(message: string, cause?: unknown): CorruptObjectError {
-  return new CorruptObjectError(`lz4: ${message}`, cause === undefined ? undefined : { cause });
-}
-
-function noop(): void { /* a rejection is handled where the promise is awaited */ }
-
-/**
- * Chunks lent to the encoder by their producer (backup-push's file reader), with the function that gives each
- * back. The encoder codes such a chunk in place as a block of its own instead of copying it, and calls the release
- * function once it no longer needs the bytes: after the block is compressed and hashed, never when the chunk went
- * downstream as a raw block. The producer must not touch a lent buffer before its release.
+ * Chunks lent to the encoder by their producer (backup-push's file reader, through Compressor.lend), with the
+ * function that gives each back. The encoder codes such a chunk in place as a block of its own instead of copying
+ * it, and calls the release function once it no longer needs the bytes: after the block is compressed and hashed,
+ * never when the chunk went downstream as a raw block. The producer must not touch a lent buffer before its release.
  */
 const lent = new WeakMap<Uint8Array, () => void>();
 
-/** Lends `buf` to the next lz4 encoder that gets it as a chunk (see `lent`); returns `buf`. */
+/** Lends `buf` to the next lz4 encoder that gets it as a chunk (see `lent`); returns `buf`. This is lz4Compressor.lend. */
 export function lendToEncoder(buf: Buffer, release: () => void): Buffer {
   lent.set(buf, release);
   return buf;
@@ -141,42 +35,6 @@ interface EncodeJob {
   dst: Buffer;
   /** Set for a lent chunk coded in place: gives it back instead of recycling it as a block buffer. */
   release?: () => void;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Block coding
-
-/**
- * Blocks one stream has on the thread pool at once: enough to keep both cores of a small machine busy while the
- * main thread reads and frames the next one, few enough that several streams at once (backup-push's tar
- * partitions) leave pool threads for file I/O, which shares libuv's pool (8 threads, see src/cli/entry.ts).
- */
-let inFlightBlocks = 0;
-function inFlight(): number {
-  // Read at first use, not at import: the module may be evaluated into dist/wal-g's startup snapshot.
-  inFlightBlocks ||= Math.max(2, Math.min(3, availableParallelism()));
-  return inFlightBlocks;
-}
-/** Blocks shorter than this are coded on the main thread: a pool round trip costs more than coding them. */
-const SYNC_BELOW = 64 * 1024;
-/** Below this fill, a finished block is copied out so that a mostly empty 4 MiB buffer is not kept downstream. */
-const COPY_BELOW = LZ4_BLOCK_SIZE / 2;
-
-/** Compresses src into dst (capacity dst.length); 0 when the result would not be smaller than dst. */
-function compressBlock(src: Buffer, dst: Buffer): Promise<number> {
-  if (src.length < SYNC_BELOW) {
-    try { return Promise.resolve(native().lz4CompressBlockSync(src, dst)); } catch (err) { return Promise.reject(err); }
-  }
-  return native().lz4CompressBlock(src, dst);
-}
-
-/** Decodes one block; rejects with CorruptObjectError when it is malformed or decodes to more than dst holds. */
-function decompressBlock(src: Buffer, dst: Buffer, dict: Buffer | null): Promise<number> {
-  const bad = (err: unknown) => corrupt('corrupt block data', err);
-  if (src.length < SYNC_BELOW) {
-    try { return Promise.resolve(native().lz4DecompressBlockSync(src, dst, dict)); } catch (err) { return Promise.reject(bad(err)); }
-  }
-  return native().lz4DecompressBlock(src, dst, dict).catch((err: unknown) => { throw bad(err); });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -563,7 +421,7 @@ class Lz4FrameDecoder extends Transform {
  * The `lz4` compressor. compress() emits exactly one LZ4 frame (magic 04 22 4D 18, FLG 0x64, BD 0x70, independent
  * 4 MiB blocks, end mark, xxHash32 content checksum) even for empty input. decompress() accepts any conformant
  * frame sequence and fails with CorruptObjectError on a bad checksum, bad block, or truncated input.
- * Blocks are coded on libuv's thread pool, inFlight() at a time per stream.
+ * Blocks are coded on libuv's thread pool, inFlight() at a time per stream. lend() is lendToEncoder.
  */
 export const lz4Compressor: Compressor = {
   method: 'lz4',
@@ -574,4 +432,5 @@ export const lz4Compressor: Compressor = {
   decompress(): Duplex {
     return new Lz4FrameDecoder();
   },
+  lend: lendToEncoder,
 };

@@ -6,7 +6,10 @@ import { constants, createZstdCompress, createZstdDecompress } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from '../../core/errors.ts';
 import type { Compressor } from '../types.ts';
-import { corruptOnCodecError, type ZstdLevel } from './index.ts';
+import { corruptOnCodecError } from './codec-error.ts';
+
+/** WAL-G's zstd level names (WALG_ZSTD_LEVEL). */
+export type ZstdLevel = 'fastest' | 'default' | 'better' | 'best';
 
 /**
  * WALG_ZSTD_LEVEL -> zstd level. klauspost's levels are documented as roughly zstd 1, 3, 7-8 and 11. zstd's own

@@ -8,8 +8,8 @@ import type { Crypter } from '../types.ts';
 
 /** True when any encryption setting is present (used to decide whether to warn or fail early). */
 export function encryptionConfigured(config: Config): boolean {
-  return ['WALG_PGP_KEY', 'WALG_PGP_KEY_PATH', 'WALG_GPG_KEY_ID', 'WALG_ENVELOPE_PGP_KEY', 'WALG_ENVELOPE_PGP_KEY_PATH',
-    'WALG_CSE_KMS_ID', 'YC_CSE_KMS_KEY_ID', 'WALG_LIBSODIUM_KEY', 'WALG_LIBSODIUM_KEY_PATH'].some((k) => config.get(k) !== undefined);
+  return (['WALG_PGP_KEY', 'WALG_PGP_KEY_PATH', 'WALG_GPG_KEY_ID', 'WALG_ENVELOPE_PGP_KEY', 'WALG_ENVELOPE_PGP_KEY_PATH',
+    'WALG_CSE_KMS_ID', 'YC_CSE_KMS_KEY_ID', 'WALG_LIBSODIUM_KEY', 'WALG_LIBSODIUM_KEY_PATH'] as const).some((k) => config.get(k) !== undefined);
 }
 
 /** Returns the configured crypter, or undefined when no encryption is set. Throws ConfigError on bad settings. */
@@ -40,7 +40,7 @@ export async function configureCrypter(config: Config): Promise<Crypter | undefi
   const sodiumKey = config.get('WALG_LIBSODIUM_KEY');
   const sodiumKeyPath = config.get('WALG_LIBSODIUM_KEY_PATH');
   if (sodiumKey || sodiumKeyPath) {
-    const transform = (config.get('WALG_LIBSODIUM_KEY_TRANSFORM') ?? 'none').toLowerCase();
+    const transform = config.get('WALG_LIBSODIUM_KEY_TRANSFORM').toLowerCase();
     if (!['none', 'hex', 'base64'].includes(transform)) {
       throw new ConfigError(`WALG_LIBSODIUM_KEY_TRANSFORM must be none, hex or base64, got '${transform}'`);
     }

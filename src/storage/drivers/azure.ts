@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ContainerClient, RequestPolicyFactory } from '@azure/storage-blob';
+import { mapLimit } from '../../core/concurrency.ts';
 import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../../core/errors.ts';
 import { existsByStat, openBody } from '../body.ts';
 import { readAhead } from '../readahead.ts';
@@ -287,19 +288,17 @@ class AzureStorage implements Storage {
   // ---- delete ----
 
   async delete(keys: readonly string[], opts?: { signal?: AbortSignal }): Promise<void> {
-    let next = 0;
     let failure: unknown;
-    // One request per blob (as WAL-G); a few in parallel keep big retention runs quick.
-    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, async () => {
-      while (next < keys.length && failure === undefined) {
-        const key = keys[next++]!;
-        try {
-          await this.blob(key).deleteIfExists({ deleteSnapshots: 'include', abortSignal: opts?.signal });
-        } catch (e) {
-          failure ??= this.mapError(e, 'delete', key, opts?.signal);
-        }
+    // One request per blob (as WAL-G); a few in parallel keep big retention runs quick. The first failure stops
+    // new deletes, but the ones in flight are let finish before it is thrown.
+    await mapLimit(keys, DELETE_CONCURRENCY, async (key) => {
+      if (failure !== undefined) return;
+      try {
+        await this.blob(key).deleteIfExists({ deleteSnapshots: 'include', abortSignal: opts?.signal });
+      } catch (e) {
+        failure ??= this.mapError(e, 'delete', key, opts?.signal);
       }
-    }));
+    });
     if (failure !== undefined) throw failure;
   }
 

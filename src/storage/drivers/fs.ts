@@ -89,9 +89,9 @@ export class FileStorage implements Storage {
 
   async stat(key: string): Promise<ObjectInfo> {
     try {
-      const st = await stat(this.path(key));
+      const st = await stat(this.path(key), { bigint: true });
       if (!st.isFile()) throw new ObjectNotFoundError(key);
-      return { key, size: st.size, lastModified: st.mtime };
+      return { key, size: Number(st.size), lastModified: st.mtime, lastModifiedNs: st.mtimeNs };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) throw err;
       if (isMissing(err)) throw new ObjectNotFoundError(key, { cause: err });
@@ -131,8 +131,8 @@ export class FileStorage implements Storage {
         else yield { type: 'dir', key: `${keyPrefix}${e.name}/`, size: 0, lastModified: new Date(0) };
       } else if (e.isFile && !TMP_SUFFIX.test(e.name)) {
         try {
-          const st = await stat(join(dir, e.name));
-          yield { type: 'obj', key: `${keyPrefix}${e.name}`, size: st.size, lastModified: st.mtime };
+          const st = await stat(join(dir, e.name), { bigint: true });
+          yield { type: 'obj', key: `${keyPrefix}${e.name}`, size: Number(st.size), lastModified: st.mtime, lastModifiedNs: st.mtimeNs };
         } catch (err) {
           if (!isMissing(err)) throw err; // deleted between readdir and stat: skip
         }

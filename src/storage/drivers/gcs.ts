@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage as GcsClient, StorageOptions } from '@google-cloud/storage';
+import { mapLimit } from '../../core/concurrency.ts';
 import { CancelledError, ConfigError, ObjectNotFoundError, StorageError, WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { existsByStat, openBody } from '../body.ts';
@@ -360,19 +361,17 @@ class GcsStorage implements Storage {
   async delete(keys: readonly string[], opts?: { signal?: AbortSignal }): Promise<void> {
     if (keys.length === 0) return;
     const signal = this.opSignal(opts?.signal);
-    let next = 0;
     let failure: unknown;
-    // The JSON API deletes one object per request; a few in parallel keep big retention runs quick.
-    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, async () => {
-      while (next < keys.length && failure === undefined) {
-        const key = keys[next++]!;
-        try {
-          await raceSignal(this.bucket.file(this.full(key)).delete({ ignoreNotFound: true }), signal);
-        } catch (e) {
-          failure ??= this.mapError(e, 'delete', key, signal);
-        }
+    // The JSON API deletes one object per request; a few in parallel keep big retention runs quick. The first
+    // failure stops new deletes, but the ones in flight are let finish before it is thrown.
+    await mapLimit(keys, DELETE_CONCURRENCY, async (key) => {
+      if (failure !== undefined) return;
+      try {
+        await raceSignal(this.bucket.file(this.full(key)).delete({ ignoreNotFound: true }), signal);
+      } catch (e) {
+        failure ??= this.mapError(e, 'delete', key, signal);
       }
-    }));
+    });
     if (failure !== undefined) throw failure;
   }
 

@@ -1,40 +1,26 @@
-// OpenStack Swift storage driver on Node's built-in fetch: auth v1 / Keystone v2 / Keystone v3, streamed
-// uploads, and Static Large Objects (segments in '<container>_segments') for bodies above the segment size,
-// or of unknown size above the buffering threshold. The manifest goes last: no partial object is ever visible.
+// OpenStack Swift storage driver on Node's built-in fetch: auth v1 / Keystone v2 / Keystone v3 (swift-auth.ts),
+// streamed uploads, and Static Large Objects (segments in '<container>_segments', split by swift-chunks.ts) for
+// bodies above the segment size, or of unknown size above the buffering threshold. The manifest goes last: no
+// partial object is ever visible.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, ConfigError, ObjectNotFoundError, StorageError } from '../../core/errors.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 import { log } from '../../core/log.ts';
 import { openBody, existsByStat } from '../body.ts';
 import { folderPrefix, joinKey } from '../types.ts';
 import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
+import { SwiftAuth, authVersionOf, encodePath, networkError, oneLine, safeUrl } from './swift-auth.ts';
+import type { SwiftAuthOptions } from './swift-auth.ts';
+import { ChunkReader } from './swift-chunks.ts';
 
 /** Settings of one Swift storage; the config layer fills them from WALG_SWIFT_PREFIX and OS_* settings. */
-export interface SwiftOptions {
+export interface SwiftOptions extends SwiftAuthOptions {
   container: string;
   /** Path inside the container ('' = container root). */
   prefix: string;
-  /** OS_AUTH_URL: '.../auth/v1.0' (v1), '.../v2.0' (Keystone v2) or '.../v3' (Keystone v3). */
-  authUrl: string;
-  /** OS_USERNAME (v1: 'account:user'). */
-  username: string;
-  /** OS_PASSWORD (v1: the key). */
-  password: string;
-  /** OS_TENANT_NAME (v2) — also used as the v3 project name when projectName is not set. */
-  tenantName?: string;
-  /** OS_PROJECT_NAME (v3). */
-  projectName?: string;
-  /** OS_REGION_NAME: picks the catalog endpoint of this region. */
-  regionName?: string;
-  /** v3 domains, default 'Default'. */
-  userDomainName?: string;
-  projectDomainName?: string;
-  /** Forces the auth version instead of guessing it from the URL. */
-  authVersion?: 1 | 2 | 3;
-  /** Catalog interface to use (default 'public'). */
-  endpointType?: 'public' | 'internal' | 'admin';
   /** Largest segment of a segmented upload and largest plain object (default 5 GiB − 1 MiB). */
   segmentSize?: number;
   /** A body of unknown size is buffered up to this size and sent as one plain PUT (default 20 MiB). */
@@ -50,43 +36,9 @@ const DEFAULT_SEGMENT_SIZE = 5 * 1024 * MiB - MiB;
 const DEFAULT_BUFFERED_PUT = 20 * MiB;
 const LIST_LIMIT = 10_000;
 const MAX_SEGMENTS = 1000; // Swift's default max_manifest_segments
-// Re-authenticate this long before the token expires, so a long upload does not start with a dying token.
-const TOKEN_MARGIN_MS = 120_000;
 
-interface Session { storageUrl: string; token: string; expiresAt?: number }
 interface SwiftInfo { bulkDelete?: { maxDeletes: number } }
 type FetchBody = Buffer | string | AsyncIterable<Uint8Array>;
-
-/** Removes user:password@ from a URL before it appears in a message. */
-function safeUrl(url: string): string {
-  try { const u = new URL(url); u.username = ''; u.password = ''; return u.toString(); } catch { return '<invalid url>'; }
-}
-
-/** Percent-encodes an object path segment by segment, keeping the '/' separators. */
-function encodePath(p: string): string {
-  return p.split('/').map(encodeURIComponent).join('/');
-}
-
-function oneLine(s: string, max = 200): string {
-  return s.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, max);
-}
-
-/** compat: like the ncw/swift library WAL-G uses, the version comes from the auth URL unless forced. */
-function authVersionOf(opts: SwiftOptions): 1 | 2 | 3 {
-  if (opts.authVersion) return opts.authVersion;
-  if (opts.authUrl.includes('v3')) return 3;
-  if (opts.authUrl.includes('v2')) return 2;
-  if (opts.authUrl.includes('v1')) return 1;
-  throw new ConfigError(`cannot tell the Swift auth version from OS_AUTH_URL '${safeUrl(opts.authUrl)}' (expected v1.0, v2.0 or v3 in it)`);
-}
-
-/** Network-level failure of fetch: undici throws TypeError('fetch failed') with the socket error as cause. */
-function networkError(e: unknown, what: string): Error {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === 'AbortError') return new CancelledError(`${what} cancelled`);
-  const detail = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
-  return new StorageError(`${what} failed: ${oneLine(String(detail))}`, { transient: true });
-}
 
 /**
  * Creates a Swift Storage. Validates the options and authenticates once (so bad credentials fail here with
@@ -102,28 +54,27 @@ export async function createSwiftStorage(opts: SwiftOptions, name = 'default'): 
   const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   if (!Number.isInteger(segmentSize) || segmentSize <= 0) throw new ConfigError(`invalid Swift segment size: ${segmentSize}`);
   const s = new SwiftStorage(opts, version, name);
-  await s.session();
+  await s.auth.session();
   return s;
 }
 
 class SwiftStorage implements Storage {
   readonly type = 'swift';
   readonly name: string;
+  /** The storage's login session (shared by every request). */
+  readonly auth: SwiftAuth;
   private readonly opts: SwiftOptions;
-  private readonly version: 1 | 2 | 3;
   private readonly container: string;
   private readonly segContainer: string;
   private readonly root: string;
   private readonly segmentSize: number;
   private readonly bufferedPut: number;
-  private current: Promise<Session> | undefined;
-  private currentValue: Session | undefined;
   private info: Promise<SwiftInfo> | undefined;
   private segContainerReady: Promise<void> | undefined;
 
   constructor(opts: SwiftOptions, version: 1 | 2 | 3, name: string) {
     this.opts = opts;
-    this.version = version;
+    this.auth = new SwiftAuth(opts, version);
     this.name = name;
     this.container = opts.container;
     this.segContainer = opts.segmentContainer ?? `${opts.container}_segments`;
@@ -135,111 +86,6 @@ class SwiftStorage implements Storage {
   private full(key: string): string { return this.root ? `${this.root}/${key}` : key; }
   private rel(fullKey: string): string { return this.root ? fullKey.slice(this.root.length + 1) : fullKey; }
 
-  // ---- authentication ----
-
-  /** The current session, authenticating when there is none or the token is about to expire. */
-  session(): Promise<Session> {
-    const cur = this.current;
-    if (cur) {
-      return cur.then((s) => (s.expiresAt !== undefined && s.expiresAt - Date.now() < TOKEN_MARGIN_MS ? this.reauth(cur) : s));
-    }
-    return this.reauth(undefined);
-  }
-
-  /** Replaces the session unless another caller already did (so N parallel 401s cause one login). */
-  private reauth(stale: Promise<Session> | undefined): Promise<Session> {
-    if (this.current !== stale) return this.current!;
-    const p = this.authenticate();
-    this.current = p;
-    p.then((s) => { if (this.current === p) this.currentValue = s; }, () => { if (this.current === p) this.current = undefined; });
-    return p;
-  }
-
-  /** Drops a session the server rejected, unless a newer one already replaced it. */
-  private invalidate(s: Session): void {
-    if (this.currentValue === s) { this.current = undefined; this.currentValue = undefined; }
-  }
-
-  private async authenticate(): Promise<Session> {
-    const what = `Swift authentication (v${this.version}) at ${safeUrl(this.opts.authUrl)}`;
-    let res: Response;
-    try {
-      res = await this.authRequest();
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      throw networkError(e, what);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      const transient = res.status >= 500 || res.status === 429;
-      const hint = res.status === 401 || res.status === 403 ? ' (check OS_USERNAME/OS_PASSWORD and tenant/project)' : '';
-      throw new StorageError(`${what} failed: HTTP ${res.status} ${res.statusText}${hint}`, { transient });
-    }
-    if (this.version === 1) {
-      const storageUrl = res.headers.get('x-storage-url');
-      const token = res.headers.get('x-auth-token');
-      if (!storageUrl || !token) throw new StorageError(`${what} failed: no X-Storage-Url / X-Auth-Token in the response`);
-      const ttl = Number(res.headers.get('x-auth-token-expires'));
-      return { storageUrl, token, expiresAt: Number.isFinite(ttl) && ttl > 0 ? Date.now() + ttl * 1000 : undefined };
-    }
-    let doc: Record<string, any>;
-    try { doc = JSON.parse(text); } catch { throw new StorageError(`${what} failed: the response is not JSON`); }
-    if (this.version === 2) {
-      const token = doc.access?.token?.id as string | undefined;
-      const storageUrl = this.pickEndpoint(doc.access?.serviceCatalog, (e) => e[`${this.opts.endpointType ?? 'public'}URL`]);
-      if (!token) throw new StorageError(`${what} failed: no token in the response`);
-      return { token, storageUrl, expiresAt: Date.parse(doc.access?.token?.expires ?? '') || undefined };
-    }
-    const token = res.headers.get('x-subject-token');
-    if (!token) throw new StorageError(`${what} failed: no X-Subject-Token in the response`);
-    const iface = this.opts.endpointType ?? 'public';
-    const storageUrl = this.pickEndpoint(doc.token?.catalog, (e) => (e.interface === iface ? e.url : undefined));
-    return { token, storageUrl, expiresAt: Date.parse(doc.token?.expires_at ?? '') || undefined };
-  }
-
-  private authRequest(): Promise<Response> {
-    const base = this.opts.authUrl.replace(/\/+$/, '');
-    if (this.version === 1) {
-      return fetch(base, { method: 'GET', headers: { 'X-Auth-User': this.opts.username, 'X-Auth-Key': this.opts.password } });
-    }
-    if (this.version === 2) {
-      const body = {
-        auth: {
-          passwordCredentials: { username: this.opts.username, password: this.opts.password },
-          ...(this.opts.tenantName ? { tenantName: this.opts.tenantName } : {}),
-        },
-      };
-      const url = base.endsWith('/tokens') ? base : `${base}/tokens`;
-      return fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
-    }
-    const project = this.opts.projectName ?? this.opts.tenantName;
-    if (!project) throw new ConfigError('Keystone v3 needs a project: set OS_PROJECT_NAME or OS_TENANT_NAME');
-    const body = {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: this.opts.username, password: this.opts.password, domain: { name: this.opts.userDomainName || 'Default' } } },
-        },
-        scope: { project: { name: project, domain: { name: this.opts.projectDomainName || 'Default' } } },
-      },
-    };
-    const url = base.endsWith('/auth/tokens') ? base : `${base}/auth/tokens`;
-    return fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
-  }
-
-  /** Finds the object-store endpoint in a Keystone catalog, honouring OS_REGION_NAME. */
-  private pickEndpoint(catalog: unknown, urlOf: (e: Record<string, any>) => string | undefined): string {
-    const services = Array.isArray(catalog) ? (catalog as Record<string, any>[]) : [];
-    const store = services.find((s) => s.type === 'object-store');
-    const region = this.opts.regionName;
-    for (const e of (store?.endpoints ?? []) as Record<string, any>[]) {
-      if (region && e.region !== region && e.region_id !== region) continue;
-      const url = urlOf(e);
-      if (url) return url;
-    }
-    throw new StorageError(`Swift authentication succeeded but the catalog has no ${this.opts.endpointType ?? 'public'} object-store endpoint${region ? ` in region '${region}'` : ''}`);
-  }
-
   // ---- requests ----
 
   /**
@@ -249,7 +95,7 @@ class SwiftStorage implements Storage {
   private async request(method: string, path: string, init: { headers?: Record<string, string>; body?: FetchBody; signal?: AbortSignal; what: string }): Promise<Response> {
     const resendable = init.body === undefined || typeof init.body === 'string' || Buffer.isBuffer(init.body);
     for (let attempt = 0; ; attempt++) {
-      const s = await this.session();
+      const s = await this.auth.session();
       let res: Response;
       try {
         res = await fetch(s.storageUrl.replace(/\/+$/, '') + path, {
@@ -267,7 +113,7 @@ class SwiftStorage implements Storage {
       if (res.status !== 401) return res;
       await res.body?.cancel();
       // The server rejected the token although it looked valid: drop it, so the next call logs in again.
-      this.invalidate(s);
+      this.auth.invalidate(s);
       if (attempt > 0 || !resendable) {
         // Transient on a streamed body: a caller able to re-send it (retry wrapper) will get a fresh token.
         throw new StorageError(`${init.what} failed: HTTP 401 Unauthorized (token rejected)`, { transient: attempt === 0 });
@@ -503,7 +349,7 @@ class SwiftStorage implements Storage {
   private swiftInfo(): Promise<SwiftInfo> {
     this.info ??= (async () => {
       try {
-        const s = await this.session();
+        const s = await this.auth.session();
         // /info lives at the proxy root, beside /v1/AUTH_x; it needs no token.
         const res = await fetch(`${new URL(s.storageUrl).origin}/info`, { signal: AbortSignal.timeout(10_000) });
         if (!res.ok) { await res.body?.cancel(); return {}; }
@@ -540,17 +386,12 @@ class SwiftStorage implements Storage {
       }
       return;
     }
-    const limit = Math.max(1, this.opts.deleteConcurrency ?? 16);
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(limit, names.length) }, async () => {
-      while (next < names.length) {
-        const n = names[next++]!;
-        const what = `Swift delete swift://${container}/${n}`;
-        const res = await this.request('DELETE', this.objPath(container, n), { signal, what });
-        if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw await this.fail(res, what);
-        await res.body?.cancel();
-      }
-    }));
+    await mapLimit(names, Math.max(1, this.opts.deleteConcurrency ?? 16), async (n) => {
+      const what = `Swift delete swift://${container}/${n}`;
+      const res = await this.request('DELETE', this.objPath(container, n), { signal, what });
+      if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw await this.fail(res, what);
+      await res.body?.cancel();
+    });
   }
 
   async delete(keys: readonly string[], opts?: { signal?: AbortSignal }): Promise<void> {
@@ -581,53 +422,4 @@ class SwiftStorage implements Storage {
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * Pulls chunks from an async source with a small look-ahead buffer, so a body can be split at exact byte
- * counts (segment boundaries) and peeked at (is there more?) without losing data.
- */
-class ChunkReader {
-  private readonly it: AsyncIterator<Buffer | string>;
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private done = false;
-
-  constructor(source: AsyncIterable<Buffer | string>) {
-    this.it = source[Symbol.asyncIterator]();
-  }
-
-  /** Buffers until at least `n` bytes are queued or the source ends; returns the bytes queued. */
-  async fill(n: number): Promise<number> {
-    while (this.queued < n && !this.done) {
-      const r = await this.it.next();
-      if (r.done) { this.done = true; break; }
-      const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-      if (b.length > 0) { this.queue.push(b); this.queued += b.length; }
-    }
-    return this.queued;
-  }
-
-  /** Everything queued, as one Buffer. */
-  takeAll(): Buffer {
-    const all = Buffer.concat(this.queue, this.queued);
-    this.queue = [];
-    this.queued = 0;
-    return all;
-  }
-
-  /** The next chunk of at most `max` bytes, or undefined at the end of the source (or when max is 0). */
-  async next(max: number): Promise<Buffer | undefined> {
-    if (max <= 0) return undefined;
-    if (this.queued === 0 && (await this.fill(1)) === 0) return undefined;
-    const head = this.queue[0]!;
-    if (head.length <= max) {
-      this.queue.shift();
-      this.queued -= head.length;
-      return head;
-    }
-    this.queue[0] = head.subarray(max);
-    this.queued -= max;
-    return head.subarray(0, max);
-  }
 }

@@ -1,7 +1,8 @@
 // What every command receives: the frozen config, the cancellation signal, and lazy access to the storage and
 // the codecs. Nothing is opened until a command asks for it, which keeps start-up cheap.
-// With failover storages configured, which storage a command gets depends on what it does (compat: WAL-G's PG
-// commands): writers get the first alive storage, readers a merged view of every alive one (src/storage/failover/).
+// With failover storages configured, which storage a command gets depends on its declared storage role (compat:
+// WAL-G's PG commands): writers get the first alive storage, readers a merged view of every alive one
+// (src/storage/failover/). Each command declares its role where it is registered (src/commands/<group>/index.ts).
 
 import { ConfigError } from '../core/errors.ts';
 import type { Config } from '../config/load.ts';
@@ -14,20 +15,29 @@ const METHODS: readonly CompressionMethod[] = ['lz4', 'lzma', 'zstd', 'brotli', 
 
 /**
  * How a command uses failover storages (compat: WAL-G's PG commands). 'write': the first alive storage, read-write
- * checked (wal-push, backup-push). 'read': every alive storage merged, read-only checked (wal-fetch, backup-list...);
- * delete also deletes from all of them, after a read-write check as WAL-G does. 'both': writes to the first alive
- * storage and reads from all (the daemon serves wal-push and wal-fetch). Commands not listed use the primary only.
+ * checked (wal-push, backup-push). 'read': every alive storage merged, read-only checked (wal-fetch, backup-list...).
+ * 'both': writes to the first alive storage and reads from all (the daemon serves wal-push and wal-fetch). 'none':
+ * no failover role: the primary, or the storage a command names (st, wal-show, every MySQL command: WAL-G allows
+ * failover storages for PostgreSQL only).
  */
-export const FAILOVER_ROLES: Readonly<Record<string, 'write' | 'read' | 'both'>> = {
-  'wal-push': 'write',
-  'backup-push': 'write',
-  'wal-fetch': 'read',
-  'wal-prefetch': 'read',
-  'backup-fetch': 'read',
-  'backup-list': 'read',
-  delete: 'read',
-  daemon: 'both',
-};
+export type StorageRole = 'read' | 'write' | 'both' | 'none';
+
+/** A command's storage declaration: its role, and whether failovers get the read-write check. */
+export interface StorageUse {
+  role: StorageRole;
+  /**
+   * Check failover storages read-write even though the role reads (delete: it reads from every alive storage and
+   * deletes from all of them, after a read-write check as WAL-G does). Default: true for 'write' and 'both'.
+   */
+  checkWritable?: boolean;
+}
+
+/**
+ * Runs `body` with a fresh context for the declared storage use and closes the context afterwards. Command group
+ * indexes (src/commands/<group>/index.ts) receive it from the CLI (src/cli/run.ts withContext), so the role a command
+ * runs with is the one its declaration states, whichever way the command tree was selected.
+ */
+export type RunCommand = (use: StorageRole | StorageUse, body: (ctx: CommandContext) => Promise<void>) => Promise<void>;
 
 /** Per-run context passed to every command handler. */
 export class CommandContext {
@@ -35,23 +45,27 @@ export class CommandContext {
   readonly signal: AbortSignal;
   /** --turbo: ignore rate limits, disk-read concurrency 4. */
   readonly turbo: boolean;
-  /** The command being run (e.g. 'wal-push'), which picks its failover role. */
-  readonly command: string | undefined;
+  /** The declared failover role of the running command. */
+  readonly role: StorageRole;
+  /** Failover storages are opened with the read-write check (see StorageUse.checkWritable). */
+  readonly checkWritable: boolean;
   private storages = new Map<string, Promise<Storage>>();
   private storageSet: Promise<StorageSet> | undefined;
   private crypterP: Promise<Crypter | undefined> | undefined;
   private compressorP: Promise<Compressor> | undefined;
 
-  constructor(config: Config, signal: AbortSignal, turbo = false, command?: string) {
+  constructor(config: Config, signal: AbortSignal, turbo = false, use: StorageRole | StorageUse = 'none') {
+    const u = typeof use === 'string' ? { role: use } : use;
     this.config = config;
     this.signal = signal;
     this.turbo = turbo;
-    this.command = command;
+    this.role = u.role;
+    this.checkWritable = u.checkWritable ?? (u.role === 'write' || u.role === 'both');
   }
 
   /**
    * The storage named `target`, opened once per run. 'default' is the primary storage, or with failover storages
-   * configured what the command's role (FAILOVER_ROLES) asks for: the first alive storage for writers, the merged
+   * configured what the command's role (StorageRole) asks for: the first alive storage for writers, the merged
    * alive storages for readers. A failover name gives that storage (checked alive for commands with a role).
    */
   storage(target = 'default'): Promise<Storage> {
@@ -69,12 +83,12 @@ export class CommandContext {
     if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined) {
       if (target !== 'default') throw new ConfigError(`storage with name '${target}' is not found, available storages: [default]`);
       const { openStorage } = await import('../storage/registry.ts');
-      return openStorage(this.config, target);
+      return openStorage(this.config, target, { rateLimit: !this.turbo });
     }
-    const role = this.command ? FAILOVER_ROLES[this.command] : undefined;
-    const set = await this.failoverSet(role !== undefined && role !== 'read' ? true : this.command === 'delete');
+    const role = this.role;
+    const set = await this.failoverSet(this.checkWritable);
     const { log } = await import('../core/log.ts');
-    if (!role) return set.byName(target);
+    if (role === 'none') return set.byName(target);
     if (target !== 'default') return (await set.specific(target, this.signal)).storage;
     const { mergedStorage, routedStorage } = await import('../storage/failover/failover.ts');
     if (role === 'write') return (await set.firstAlive(this.signal)).storage;
@@ -86,7 +100,7 @@ export class CommandContext {
 
   /** The primary and failover storages, opened once (the read-write status cache when `write`). */
   private failoverSet(write: boolean): Promise<StorageSet> {
-    this.storageSet ??= import('../storage/failover/failover.ts').then((m) => m.openStorageSet(this.config, { write }));
+    this.storageSet ??= import('../storage/failover/failover.ts').then((m) => m.openStorageSet(this.config, { write, rateLimit: !this.turbo }));
     return this.storageSet;
   }
 
@@ -98,7 +112,7 @@ export class CommandContext {
 
   /** The compression method from WALG_COMPRESSION_METHOD, validated. */
   compressionMethod(): CompressionMethod {
-    const m = (this.config.get('WALG_COMPRESSION_METHOD') ?? 'lz4').toLowerCase() as CompressionMethod;
+    const m = this.config.get('WALG_COMPRESSION_METHOD').toLowerCase() as CompressionMethod;
     if (!METHODS.includes(m)) throw new ConfigError(`WALG_COMPRESSION_METHOD must be one of ${METHODS.join(', ')}; got '${m}'`);
     if (this.config.get('WALG_ZSTD_LEVEL') !== undefined && m !== 'zstd') {
       throw new ConfigError('WALG_ZSTD_LEVEL is set but WALG_COMPRESSION_METHOD is not zstd');
