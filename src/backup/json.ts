@@ -40,6 +40,14 @@ export function rfc3339Nano(d: Date, nanos = 0): string {
   return `${iso.slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
 }
 
+/**
+ * An object's LastModified as RFC3339Nano: with the storage's nanoseconds when it reports them (file storage), so
+ * the JSON times match WAL-G's, which prints what os.Stat gives it (compat).
+ */
+export function storedTime(d: Date, ns?: bigint): string {
+  return rfc3339Nano(d, ns === undefined ? 0 : Number(ns % 1_000_000n));
+}
+
 /** Lower-cases the keys of a plain object (compat: Go's encoding/json v1 matches keys case-insensitively). */
 export function lowerKeys(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -157,6 +157,8 @@ export interface BackupRef {
   name: string;
   /** LastModified of the sentinel object. */
   modified: Date;
+  /** The same time in nanoseconds, when the storage reports them (file storage). */
+  modifiedNs?: bigint;
 }
 
 /**
@@ -168,7 +170,7 @@ export async function listBackups(storage: Storage, root = BASEBACKUPS_PATH, sig
   for await (const e of storage.list(root, { signal })) {
     if (e.type !== 'obj') continue;
     const name = backupNameFromSentinel(e.key);
-    if (name) out.push({ name, modified: e.lastModified });
+    if (name) out.push({ name, modified: e.lastModified, modifiedNs: e.lastModifiedNs });
   }
   out.sort((a, b) => a.modified.getTime() - b.modified.getTime() || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;

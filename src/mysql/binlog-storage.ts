@@ -24,6 +24,8 @@ export interface ArchivedBinlog {
   name: string;
   size: number;
   lastModified: Date;
+  /** The same in nanoseconds, when the storage reports them. */
+  lastModifiedNs?: bigint;
 }
 
 /** Archived binlogs, oldest upload first (ties broken by key so the order is stable). */
@@ -31,7 +33,7 @@ export async function listArchivedBinlogs(storage: Storage, signal?: AbortSignal
   const out: ArchivedBinlog[] = [];
   for await (const e of storage.list(BINLOG_PATH, { signal })) {
     if (e.type !== 'obj') continue;
-    out.push({ key: e.key, name: binlogNameOfObject(e.key), size: e.size, lastModified: e.lastModified });
+    out.push({ key: e.key, name: binlogNameOfObject(e.key), size: e.size, lastModified: e.lastModified, lastModifiedNs: e.lastModifiedNs });
   }
   return out.sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

@@ -4,7 +4,7 @@
 import type { CommandContext } from '../context.ts';
 import { log } from '../../core/log.ts';
 import { mapLimit } from '../../core/concurrency.ts';
-import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
+import { storedTime, stringifyGo } from '../../backup/json.ts';
 import { listStreamBackups } from '../../mysql/catalog.ts';
 import { jsonTime } from '../../core/time.ts';
 import { renderBackupList } from '../render/backup-list.ts';
@@ -17,7 +17,7 @@ import type { StreamSentinel } from '../../mysql/sentinel.ts';
 export interface MysqlBackupListOptions { pretty?: boolean; json?: boolean; detail?: boolean }
 
 /** One backup with its sentinel, for --detail. */
-export interface MysqlBackupDetail { name: string; modified: Date; sentinel: StreamSentinel }
+export interface MysqlBackupDetail { name: string; modified: Date; modifiedNs?: bigint; sentinel: StreamSentinel }
 
 /** compat: BackupDetail printed by printlist (tabwriter, go-pretty table, or JSON). */
 export function renderDetail(list: MysqlBackupDetail[], opts: MysqlBackupListOptions): string {
@@ -25,7 +25,7 @@ export function renderDetail(list: MysqlBackupDetail[], opts: MysqlBackupListOpt
     const rows = list.map((b) => {
       const s = b.sentinel;
       const o: Record<string, unknown> = {
-        backup_name: b.name, modify_time: rfc3339Nano(b.modified), binlog_start: s.BinLogStart ?? '', binlog_end: s.BinLogEnd ?? '',
+        backup_name: b.name, modify_time: storedTime(b.modified, b.modifiedNs), binlog_start: s.BinLogStart ?? '', binlog_end: s.BinLogEnd ?? '',
         start_local_time: jsonTime(s.StartLocalTime), stop_local_time: jsonTime(s.StopLocalTime),
       };
       if (s.UncompressedSize) o.uncompressed_size = s.UncompressedSize;
@@ -40,7 +40,7 @@ export function renderDetail(list: MysqlBackupDetail[], opts: MysqlBackupListOpt
   if (list.length === 0) return '';
   const fields = (b: MysqlBackupDetail) => {
     const s = b.sentinel;
-    const modified = rfc3339Nano(b.modified);
+    const modified = storedTime(b.modified, b.modifiedNs);
     return [
       ['name', 'Name', b.name, b.name],
       ['last_modified', 'Last modified', formatTime(modified), prettyTime(modified)],
@@ -69,6 +69,6 @@ export async function run(ctx: CommandContext, opts: MysqlBackupListOptions): Pr
     return;
   }
   const list = await mapLimit(refs, ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'), async (r) =>
-    ({ name: r.name, modified: r.modified, sentinel: await readStreamSentinel(storage, r.name, ctx.signal) }));
+    ({ name: r.name, modified: r.modified, modifiedNs: r.modifiedNs, sentinel: await readStreamSentinel(storage, r.name, ctx.signal) }));
   process.stdout.write(renderDetail(list, opts));
 }

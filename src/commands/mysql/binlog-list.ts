@@ -5,7 +5,7 @@ import type { CommandContext } from '../context.ts';
 import { UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseDurationMs } from '../../config/load.ts';
-import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
+import { storedTime, stringifyGo } from '../../backup/json.ts';
 import { parseRfc3339 } from '../../backup/retention.ts';
 import { binlogsCoveringInterval, listArchivedBinlogs } from '../../mysql/binlog-storage.ts';
 import type { ArchivedBinlog } from '../../mysql/binlog-storage.ts';
@@ -30,7 +30,7 @@ async function timeFilter(storage: Storage, flag: string, v: string, now: Date, 
 export function renderBinlogList(list: readonly ArchivedBinlog[], opts: BinlogListOptions): string {
   const modified = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
   if (opts.json) {
-    return `${stringifyGo(list.map((b) => ({ name: b.name, size: b.size, last_modified: rfc3339Nano(b.lastModified) })), opts.pretty ? '    ' : undefined)}\n`;
+    return `${stringifyGo(list.map((b) => ({ name: b.name, size: b.size, last_modified: storedTime(b.lastModified, b.lastModifiedNs) })), opts.pretty ? '    ' : undefined)}\n`;
   }
   if (opts.pretty) return prettyTable(['#', 'Name', 'Size', 'Modified'], list.map((b, i) => [i, b.name, String(b.size), modified(b.lastModified)]));
   return tabwriter([['name', 'size', 'modified'], ...list.map((b) => [b.name, String(b.size), modified(b.lastModified)])]);

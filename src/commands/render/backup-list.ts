@@ -1,7 +1,7 @@
 // The backup list WAL-G's printlist package prints, shared by PostgreSQL's backup-list and MySQL's default
 // (non --detail) list: a tabwriter table, a go-pretty box table (--pretty), or Go encoding/json (indented with --pretty).
 
-import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
+import { storedTime, stringifyGo } from '../../backup/json.ts';
 import type { BackupRef, ExtendedMetadata } from '../../backup/sentinel.ts';
 import { jsonTime } from '../../core/time.ts';
 import { formatLsn } from '../../pg/lsn.ts';
@@ -24,7 +24,7 @@ export interface ListedBackup {
 interface Field { name: string; prettyName: string; value: string; prettyValue?: string }
 
 function fields(b: ListedBackup, detail: boolean): Field[] {
-  const modified = rfc3339Nano(b.ref.modified);
+  const modified = storedTime(b.ref.modified, b.ref.modifiedNs);
   const out: Field[] = [
     { name: 'backup_name', prettyName: 'Backup name', value: b.ref.name },
     { name: 'modified', prettyName: 'Modified', value: formatTime(modified), prettyValue: prettyTime(modified) },
@@ -50,7 +50,7 @@ function fields(b: ListedBackup, detail: boolean): Field[] {
 /** The JSON object of one backup, in Go's field order (BackupTime, then ExtendedMetadataDto with --detail). */
 function jsonEntity(b: ListedBackup, detail: boolean): Record<string, unknown> {
   const o: Record<string, unknown> = {
-    backup_name: b.ref.name, time: rfc3339Nano(b.ref.modified), wal_file_name: stripWalFileName(b.ref.name), storage_name: b.storageName,
+    backup_name: b.ref.name, time: storedTime(b.ref.modified, b.ref.modifiedNs), wal_file_name: stripWalFileName(b.ref.name), storage_name: b.storageName,
   };
   if (!detail) return o;
   const m = b.metadata;

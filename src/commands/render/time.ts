@@ -23,10 +23,11 @@ export function prettyTime(s: string | undefined): string {
   return `${DAYS[day.getUTCDay()]}, ${w.d}-${MONTHS[Number(w.mo) - 1]}-${w.y.slice(2)} ${w.h}:${w.mi}:${w.se} ${zone}`;
 }
 
-/** Go's time.Time.String() for a UTC time: "2006-01-02 15:04:05.999999999 +0000 UTC". */
-export function goTimeString(d: Date): string {
-  if (d.getTime() === new Date(0).getTime()) return '0001-01-01 00:00:00 +0000 UTC';
+/** Go's time.Time.String() for a UTC time: "2006-01-02 15:04:05.999999999 +0000 UTC" (`ns`: the same time in ns). */
+export function goTimeString(d: Date, ns?: bigint): string {
+  if (d.getTime() === new Date(0).getTime() && !ns) return '0001-01-01 00:00:00 +0000 UTC';
   const iso = d.toISOString();
-  const frac = iso.slice(20, 23).replace(/0+$/, '');
+  // Sub-millisecond digits come from the storage's nanoseconds when it reports them (file storage).
+  const frac = `${iso.slice(20, 23)}${ns === undefined ? '' : String(ns % 1_000_000n).padStart(6, '0')}`.replace(/0+$/, '');
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac ? `.${frac}` : ''} +0000 UTC`;
 }

@@ -10,7 +10,7 @@ export function renderListing(entries: ListEntry[], base: string): string {
   for (const e of entries) {
     const name = e.key.startsWith(base) ? e.key.slice(base.length) : e.key;
     // compat: WAL-G prints two more (usually empty) cells: version id and additional info.
-    rows.push([e.type, String(e.size), goTimeString(e.lastModified), name, '', '']);
+    rows.push([e.type, String(e.size), goTimeString(e.lastModified, e.lastModifiedNs), name, '', '']);
   }
   return tabwriter(rows);
 }

@@ -2,7 +2,7 @@
 // range, the segments missing inside it, its parent and switch point from `<tli>.history`, and the backups taken on
 // it. Also the pieces wal-verify shares: listing, segment parsing, history files, backup details, go-pretty tables.
 
-import { rfc3339Nano, stringifyGo } from '../../backup/json.ts';
+import { storedTime, stringifyGo } from '../../backup/json.ts';
 import { metadataFromSentinel } from '../../backup/catalog.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { BASEBACKUPS_PATH, WAL_PATH, backupNameFromSentinel } from '../../backup/layout.ts';
@@ -36,6 +36,8 @@ export interface BackupDetail {
   name: string;
   /** LastModified of the sentinel. */
   modified: Date;
+  /** The same in nanoseconds, when the storage reports them. */
+  modifiedNs?: bigint;
   /** compat: utility.StripWalFileName of the sentinel name. */
   walFileName: string;
   storageName: string;
@@ -148,11 +150,11 @@ export async function readTimelineHistory(storage: Storage, timeline: number, op
  * described from its sentinel (WAL-G would fail the whole command).
  */
 export async function loadBackupDetails(storage: Storage, opts: { signal?: AbortSignal; concurrency?: number } = {}): Promise<BackupDetail[]> {
-  const refs: Array<{ name: string; modified: Date }> = [];
+  const refs: Array<{ name: string; modified: Date; modifiedNs?: bigint }> = [];
   for await (const e of storage.list(BASEBACKUPS_PATH, { signal: opts.signal })) {
     if (e.type !== 'obj') continue;
     const name = backupNameFromSentinel(e.key);
-    if (name) refs.push({ name, modified: e.lastModified });
+    if (name) refs.push({ name, modified: e.lastModified, modifiedNs: e.lastModifiedNs });
   }
   refs.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
   return mapLimit(refs, opts.concurrency ?? 10, async (r) => {
@@ -162,7 +164,7 @@ export async function loadBackupDetails(storage: Storage, opts: { signal?: Abort
       const s = await readSentinel(storage, r.name);
       metadata = metadataFromSentinel(s, s.IsPermanent);
     }
-    return { name: r.name, modified: r.modified, walFileName: stripWalFileName(r.name), storageName: storage.name, metadata };
+    return { name: r.name, modified: r.modified, modifiedNs: r.modifiedNs, walFileName: stripWalFileName(r.name), storageName: storage.name, metadata };
   });
 }
 
@@ -243,7 +245,7 @@ function sortKeysDeep(v: unknown): unknown {
 export function backupDetailJson(b: BackupDetail): Record<string, unknown> {
   const m = b.metadata;
   const o: Record<string, unknown> = {
-    backup_name: b.name, time: rfc3339Nano(b.modified), wal_file_name: b.walFileName, storage_name: b.storageName,
+    backup_name: b.name, time: storedTime(b.modified, b.modifiedNs), wal_file_name: b.walFileName, storage_name: b.storageName,
     start_time: jsonTime(m.start_time), finish_time: jsonTime(m.finish_time), date_fmt: m.date_fmt,
     hostname: m.hostname, data_dir: m.data_dir, pg_version: m.pg_version, start_lsn: m.start_lsn, finish_lsn: m.finish_lsn,
     is_permanent: m.is_permanent, system_identifier: m.system_identifier ?? null,
