@@ -1,5 +1,7 @@
 // Base backup and restore of a pgbench scale-100 cluster: our backup-push / backup-fetch against pgBackRest
-// backup / restore (lz4, process-max 2), same machine, same run, same disk, alternating runs.
+// backup / restore (lz4, process-max 2) and, when WALG_REFERENCE_PG names a WAL-G v3.0.9 binary, against WAL-G's
+// backup-push / backup-fetch (lz4, its defaults, its own file storage); same machine, same run, same disk,
+// alternating runs.
 // Usage: node bench/backup.ts [scale] [runs]   (defaults 100 and 3). Needs PostgreSQL 15 and pgbackrest.
 // Wall time = process start to exit; peak RSS = the largest sum of VmRSS over the process and all its descendants,
 // sampled every 50 ms (pgBackRest works in several processes, we in one).
@@ -19,6 +21,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const scale = Number(process.argv[2] ?? 100);
 const runs = Number(process.argv[3] ?? 3);
+// The reference WAL-G, built outside this tree (docs/compat.md); optional.
+const REF = process.env.WALG_REFERENCE_PG;
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
 
 async function main(): Promise<void> {
@@ -28,12 +32,25 @@ async function main(): Promise<void> {
   try {
     const pgEnv = c.env;
     const results: Record<string, Measure[]> = { walgPush: [], pgbrBackup: [], walgFetch: [], pgbrRestore: [] };
+    // WAL-G gets a storage of its own with the same settings; its backups need no WAL there (nothing recovers them).
+    const refStore = join(work, 'ref-store');
+    const refCfg = join(work, 'ref.json');
+    if (REF) {
+      mkdirSync(refStore);
+      chownSync(refStore, id.uid, id.gid);
+      writeFileSync(refCfg, JSON.stringify({ WALG_FILE_PREFIX: refStore, WALG_COMPRESSION_METHOD: 'lz4' }));
+      Object.assign(results, { refPush: [], refFetch: [] });
+    }
     for (let i = 0; i < runs; i++) {
       console.log(`run ${i + 1}/${runs}: backups`);
       await waitArchived(c);
       results.walgPush!.push(await measure(BIN, ['backup-push', c.dataDir, '--config', walgCfg], pgEnv));
       await waitArchived(c);
       results.pgbrBackup!.push(await measure('pgbackrest', pgbr('backup', '--type=full'), {}));
+      if (REF) {
+        await waitArchived(c);
+        results.refPush!.push(await measure(REF, ['backup-push', c.dataDir, '--config', refCfg], pgEnv));
+      }
     }
     for (let i = 0; i < runs; i++) {
       console.log(`run ${i + 1}/${runs}: restores`);
@@ -42,6 +59,13 @@ async function main(): Promise<void> {
       for (const d of [a, b]) { mkdirSync(d, { mode: 0o700 }); chownSync(d, id.uid, id.gid); }
       results.walgFetch!.push(await measure(BIN, ['backup-fetch', a, 'LATEST', '--config', walgCfg], {}));
       results.pgbrRestore!.push(await measure('pgbackrest', pgbr('restore', `--pg1-path=${b}`), {}));
+      if (REF) {
+        const r = join(work, `restore-ref-${i}`);
+        mkdirSync(r, { mode: 0o700 });
+        chownSync(r, id.uid, id.gid);
+        results.refFetch!.push(await measure(REF, ['backup-fetch', r, 'LATEST', '--config', refCfg], {}));
+        rmSync(r, { recursive: true, force: true });
+      }
       if (i === 0) {
         const sa = dirSizeMb(a);
         const sb = dirSizeMb(b);
@@ -76,6 +100,17 @@ async function main(): Promise<void> {
       row('backup (`backup-push` vs `pgbackrest backup --type=full`)', results.walgPush!, results.pgbrBackup!, '≤ 0.6'),
       row('restore (`backup-fetch LATEST` vs `pgbackrest restore`)', results.walgFetch!, results.pgbrRestore!, '≤ 0.8'),
       '',
+      ...(REF ? [
+        'Against WAL-G v3.0.9 (`WALG_REFERENCE_PG`), same runs:',
+        '',
+        '| operation | ours (s) | WAL-G (s) | ours / WAL-G | ours peak RSS (MB) | WAL-G peak RSS (MB) |',
+        '|---|---:|---:|---:|---:|---:|',
+        row('backup-push', results.walgPush!, results.refPush!, '≤ 0.8'),
+        row('backup-fetch LATEST', results.walgFetch!, results.refFetch!, '≤ 0.8'),
+        '',
+        `Stored size per backup: WAL-G ${(dirSizeMb(join(refStore, 'basebackups_005')) / runs).toFixed(0)} MB.`,
+        '',
+      ] : []),
       `Stored size per backup: ours ${walgSize.toFixed(0)} MB, pgBackRest ${pgbrSize.toFixed(0)} MB. RSS target: ≤ 300 MB.`,
       '',
       "Notes: both timings include the tools' own start-up, the fast checkpoint and the wait for `archive_command`",
