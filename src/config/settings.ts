@@ -141,6 +141,9 @@ export const SETTINGS = [
   st('AWS_ROLE_ARN', 'string', { inert: 'STS AssumeRole is not implemented', inertUnless: 'AWS_WEB_IDENTITY_TOKEN_FILE' }),
   st('AWS_ROLE_SESSION_NAME', 'string', { inert: 'STS AssumeRole is not implemented', inertUnless: 'AWS_WEB_IDENTITY_TOKEN_FILE' }),
   st('AWS_REGION'), st('AWS_DEFAULT_REGION'), st('AWS_ENDPOINT'),
+  st('AWS_DEFAULT_OUTPUT', 'string', { inert: 'an AWS CLI output format; nothing here prints through the AWS CLI' }),
+  // compat: WAL-G's S3 multipart upload concurrency (falls back to WALG_UPLOAD_CONCURRENCY there).
+  s('UPLOAD_CONCURRENCY', 'int', { inert: 'S3 multipart uploads use the driver\'s own part concurrency' }),
   st('AWS_S3_FORCE_PATH_STYLE', 'bool', { default: 'false' }),
   st('AWS_DUAL_STACK', 'bool', { default: 'false', inert: NO_S3_FEATURE }),
   st('AWS_CA_BUNDLE'), st('S3_CA_CERT_FILE'),
@@ -209,12 +212,19 @@ export const SETTINGS = [
   st('OSS_ACCESS_KEY_SECRET', 'string', { secret: true, inert: NO_OSS }),
   st('OSS_SESSION_TOKEN', 'string', { secret: true, inert: NO_OSS }),
   st('OSS_REGION', 'string', { inert: NO_OSS }), st('OSS_ENDPOINT', 'string', { inert: NO_OSS }),
+  st('OSS_ROLE_ARN', 'string', { inert: NO_OSS }), st('OSS_ROLE_SESSION_NAME', 'string', { inert: NO_OSS }),
+  st('OSS_SKIP_VALIDATION', 'bool', { inert: NO_OSS }), st('OSS_MAX_RETRIES', 'int', { inert: NO_OSS }),
+  st('OSS_CONNECT_TIMEOUT', 'duration', { inert: NO_OSS }), st('OSS_UPLOAD_PART_SIZE', 'int', { inert: NO_OSS }),
+  st('OSS_COPY_PART_SIZE', 'int', { inert: NO_OSS }),
   // Failover
   s('WALG_FAILOVER_STORAGES', 'map', { noExport: true }),
   s('WALG_FAILOVER_STORAGES_CHECK', 'bool'),
   s('WALG_FAILOVER_STORAGES_CHECK_TIMEOUT', 'duration', { default: '30s' }),
   s('WALG_FAILOVER_STORAGES_CHECK_SIZE', 'size', { default: '1mb' }),
   s('WALG_FAILOVER_STORAGES_CACHE_LIFETIME', 'duration', { default: '15m' }),
+  // compat: accepted as WAL-G accepts them; the status cache keeps WAL-G's default EMA parameters.
+  ...(['ALIVE_LIMIT', 'DEAD_LIMIT', 'ALPHA_ALIVE_MAX', 'ALPHA_ALIVE_MIN', 'ALPHA_DEAD_MAX', 'ALPHA_DEAD_MIN'] as const)
+    .map((k) => s(`WALG_FAILOVER_STORAGES_CACHE_EMA_${k}`, 'float', { inert: 'the failover status cache uses WAL-G\'s default EMA parameters' })),
   // §2.5 PostgreSQL
   s('PGDATA', 'string', { scope: 'pg' }),
   ...(['PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGSSLMODE', 'PGSSLKEY', 'PGSSLCERT', 'PGSSLROOTCERT'] as const)
