@@ -1,7 +1,7 @@
 // Shared by the MySQL integration tests: the wal-g environment for a private MariaDB and file storage, the
 // mariabackup / mysqldump commands, and small wrappers around `wal-g mysql ...`.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -59,3 +59,24 @@ export function assertOneLineFailure(r: RunResult, pattern: RegExp): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Writes the binlog replay command for a restored MariaDB to `path` and returns it (`sh path`). MariaDB does not
+ * skip transactions it already has (WAL-G documents position-based replay for it): the binlog named in
+ * xtrabackup_binlog_info is replayed from the backup's position, older ones are skipped, newer ones replayed whole.
+ * With `stopAtEndTs`, mysqlbinlog stops at WALG_MYSQL_BINLOG_END_TS (binlog-replay --until).
+ */
+export function binlogReplayScript(db: MariaDb, path: string, opts: { stopAtEndTs: boolean }): string {
+  const stop = opts.stopAtEndTs ? ' --stop-datetime="$WALG_MYSQL_BINLOG_END_TS"' : '';
+  writeFileSync(path, [
+    'set -e',
+    `read -r FILE POS GTID < '${join(db.dataDir, 'xtrabackup_binlog_info')}'`,
+    'num() { echo "${1##*.}" | sed "s/^0*//"; }',
+    'CUR=$(basename "$WALG_MYSQL_CURRENT_BINLOG")',
+    'if [ "$(num "$CUR")" -lt "$(num "$FILE")" ]; then exit 0; fi',
+    'START=""; if [ "$CUR" = "$FILE" ]; then START="--start-position=$POS"; fi',
+    `mysqlbinlog --no-defaults $START${stop} "$WALG_MYSQL_CURRENT_BINLOG" | mariadb ${db.clientArgs.join(' ')}`,
+    '',
+  ].join('\n'));
+  return `sh ${path}`;
+}

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { initMariaDb } from '../servers/mariadb.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
-import { mariabackupCommand, mysqldumpCommand, mysqlEnv, listedBackups, sleep, tempDir, walgOk } from '../helpers/mysql.ts';
+import { binlogReplayScript, mariabackupCommand, mysqldumpCommand, mysqlEnv, listedBackups, sleep, tempDir, walgOk } from '../helpers/mysql.ts';
 
 const TABLES = ['shop.customers', 'shop.orders'];
 
@@ -95,22 +95,9 @@ describe('mysql: mariabackup backup + binlog PITR (acceptance 1)', { timeout: 30
     assert.ok(gtid && /^\d+-\d+-\d+/.test(gtid), `xtrabackup_binlog_info has the GTID position: ${binlogInfo.join(' ')}`);
     await db.start();
 
-    // MariaDB does not skip transactions it already has (WAL-G documents position-based replay for it): the
-    // binlog named in xtrabackup_binlog_info is replayed from the backup's position, older ones are skipped,
-    // newer ones replayed whole; mysqlbinlog stops at WALG_MYSQL_BINLOG_END_TS.
     const dst = tempDir('walg-mysql-binlogs-');
     const script = join(dst, '..', `${basename(dst)}-replay.sh`);
-    writeFileSync(script, [
-      'set -e',
-      `read -r FILE POS GTID < '${join(db.dataDir, 'xtrabackup_binlog_info')}'`,
-      'num() { echo "${1##*.}" | sed "s/^0*//"; }',
-      'CUR=$(basename "$WALG_MYSQL_CURRENT_BINLOG")',
-      'if [ "$(num "$CUR")" -lt "$(num "$FILE")" ]; then exit 0; fi',
-      'START=""; if [ "$CUR" = "$FILE" ]; then START="--start-position=$POS"; fi',
-      `mysqlbinlog --no-defaults $START --stop-datetime="$WALG_MYSQL_BINLOG_END_TS" "$WALG_MYSQL_CURRENT_BINLOG" | mariadb ${db.clientArgs.join(' ')}`,
-      '',
-    ].join('\n'));
-    const replay = `sh ${script}`;
+    const replay = binlogReplayScript(db, script, { stopAtEndTs: true });
     const r = await walgOk(['binlog-replay', '--since', 'LATEST', '--until', until.toISOString().replace(/\.\d+Z$/, 'Z')], {
       ...env, WALG_MYSQL_BINLOG_DST: dst, WALG_MYSQL_BINLOG_REPLAY_COMMAND: replay,
     });

@@ -11,7 +11,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statS
 import { join } from 'node:path';
 import { ROOT, baseEnv } from '../helpers/cli.ts';
 import { until } from '../helpers/pg-exec.ts';
-import { walgOk } from '../helpers/mysql.ts';
+import { firstDifferences } from '../helpers/diff.ts';
+import { binlogReplayScript, walgOk } from '../helpers/mysql.ts';
 import { PG_MAJOR, clusterFromDir, freePort, pgIdentity, userTempDir, writeUserFile } from '../servers/postgres.ts';
 import { MARIADBD, MariaDb } from '../servers/mariadb.ts';
 import { OURS, ok, run, writeConfig } from '../interop/harness.ts';
@@ -44,17 +45,6 @@ function copyStorage(sub: 'pg' | 'mysql', dest: string): void {
 /** A dump without what varies per run or machine: the \restrict key lines and the server/pg_dump version. */
 function normaliseDump(dump: string): string {
   return dump.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !/^-- Dumped (from database|by pg_dump) version /.test(l)).join('\n');
-}
-
-/** The first few differing lines of two texts, for a failure message. */
-function firstDifferences(expected: string, actual: string): string {
-  const a = expected.split('\n');
-  const b = actual.split('\n');
-  const out: string[] = [];
-  for (let i = 0; i < Math.max(a.length, b.length) && out.length < 6; i++) {
-    if (a[i] !== b[i]) out.push(`line ${i + 1}: expected ${JSON.stringify(a[i]?.slice(0, 160))}, got ${JSON.stringify(b[i]?.slice(0, 160))}`);
-  }
-  return out.join('\n');
 }
 
 /** The largest object under `dir` whose name matches `re` (recursively). */
@@ -175,24 +165,6 @@ async function tableRows(db: MariaDb): Promise<string> {
   return parts.join('');
 }
 
-/**
- * The replay command: MariaDB does not skip transactions it already has, so (as in mysql.test.ts) the binlog named
- * in xtrabackup_binlog_info is replayed from the backup's position, older ones are skipped, newer ones replayed whole.
- */
-function replayScript(db: MariaDb, path: string): string {
-  writeFileSync(path, [
-    'set -e',
-    `read -r FILE POS GTID < '${join(db.dataDir, 'xtrabackup_binlog_info')}'`,
-    'num() { echo "${1##*.}" | sed "s/^0*//"; }',
-    'CUR=$(basename "$WALG_MYSQL_CURRENT_BINLOG")',
-    'if [ "$(num "$CUR")" -lt "$(num "$FILE")" ]; then exit 0; fi',
-    'START=""; if [ "$CUR" = "$FILE" ]; then START="--start-position=$POS"; fi',
-    `mysqlbinlog --no-defaults $START "$WALG_MYSQL_CURRENT_BINLOG" | mariadb ${db.clientArgs.join(' ')}`,
-    '',
-  ].join('\n'));
-  return `sh ${path}`;
-}
-
 describe('a MariaDB storage written by WAL-G v3.0.9', { skip: mysqlSkip, timeout: 300_000 }, () => {
   test('our backup-fetch LATEST and binlog-replay give the recorded rows', async () => {
     const work = userTempDir('walg-fixture-mysql-');
@@ -212,7 +184,7 @@ describe('a MariaDB storage written by WAL-G v3.0.9', { skip: mysqlSkip, timeout
       assert.match(r.stderr, new RegExp(`LATEST backup is: '${manifest.mysql.backup}'`));
       await db.start();
       const replayed = await walgOk(['binlog-replay', '--since', 'LATEST'], {
-        ...env, WALG_MYSQL_BINLOG_DST: join(work, 'binlogs'), WALG_MYSQL_BINLOG_REPLAY_COMMAND: replayScript(db, join(work, 'replay.sh')),
+        ...env, WALG_MYSQL_BINLOG_DST: join(work, 'binlogs'), WALG_MYSQL_BINLOG_REPLAY_COMMAND: binlogReplayScript(db, join(work, 'replay.sh'), { stopAtEndTs: false }),
       });
       // The binlogs archived after the backup, in order (the one before it is outside the window).
       const names = [...replayed.stderr.matchAll(/replaying (mysql-bin\.\d+)/g)].map((m) => m[1]);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { clusterFromDir, runAs, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { until } from '../helpers/pg-exec.ts';
+import { firstDifferences } from '../helpers/diff.ts';
 import { ok } from './harness.ts';
 import type { Tool } from './harness.ts';
 
@@ -23,17 +24,6 @@ export async function switchAndArchive(c: PgCluster): Promise<void> {
 export async function amcheck(c: PgCluster): Promise<void> {
   const r = await runAs(join(PG_BIN, 'pg_amcheck'), ['--all', '--install-missing', '--heapallindexed'], { env: c.env, allowFail: true });
   assert.equal(r.code, 0, `pg_amcheck: ${r.stdout}${r.stderr}`);
-}
-
-/** The first few lines where two dumps differ, for a failure message. */
-function dumpDiff(expected: string, actual: string): string {
-  const a = expected.split('\n');
-  const b = actual.split('\n');
-  const out: string[] = [];
-  for (let i = 0; i < Math.max(a.length, b.length) && out.length < 6; i++) {
-    if (a[i] !== b[i]) out.push(`line ${i + 1}: expected ${JSON.stringify(a[i]?.slice(0, 160))}, got ${JSON.stringify(b[i]?.slice(0, 160))}`);
-  }
-  return out.join('\n');
 }
 
 /**
@@ -58,7 +48,7 @@ export async function restoreWith(reader: Tool, cfg: string, name: string, expec
     try {
       await until(`recovery of ${name} by ${reader.name}`, 120_000, async () => (await restored.psql('select pg_is_in_recovery()')) === 'f');
       const dump = await restored.dumpAll();
-      assert.ok(dump === expected, `${reader.name}: pg_dumpall of ${name}${target ? ` at ${target}` : ''} equals the dump taken then; first differences:\n${dumpDiff(expected, dump)}`);
+      assert.ok(dump === expected, `${reader.name}: pg_dumpall of ${name}${target ? ` at ${target}` : ''} equals the dump taken then; first differences:\n${firstDifferences(expected, dump)}`);
       await amcheck(restored);
     } finally {
       await restored.stop('immediate');

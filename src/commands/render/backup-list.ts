@@ -1,12 +1,11 @@
 // The backup list WAL-G's printlist package prints, shared by PostgreSQL's backup-list and MySQL's default
 // (non --detail) list: a tabwriter table, a go-pretty box table (--pretty), or Go encoding/json (indented with --pretty).
 
-import { storedTime, stringifyGo } from '../../backup/json.ts';
+import { sortKeysDeep, storedTime, stringifyGo } from '../../backup/json.ts';
 import type { BackupRef, ExtendedMetadata } from '../../backup/sentinel.ts';
 import { jsonTime } from '../../core/time.ts';
 import { formatLsn } from '../../pg/lsn.ts';
 import { stripWalFileName } from '../../pg/wal-name.ts';
-import { sortKeysDeep } from './json.ts';
 import { prettyTable, tabwriter } from './table.ts';
 import { formatTime, prettyTime } from './time.ts';
 

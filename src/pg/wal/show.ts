@@ -2,7 +2,7 @@
 // range, the segments missing inside it, its parent and switch point from `<tli>.history`, and the backups taken on
 // it. Also the pieces wal-verify shares: listing, segment parsing, history files, backup details, go-pretty tables.
 
-import { storedTime, stringifyGo } from '../../backup/json.ts';
+import { sortKeysDeep, storedTime, stringifyGo } from '../../backup/json.ts';
 import { metadataFromSentinel } from '../../backup/catalog.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { BASEBACKUPS_PATH, WAL_PATH, backupNameFromSentinel } from '../../backup/layout.ts';
@@ -232,13 +232,6 @@ export async function walShow(storage: Storage, opts: WalShowOptions): Promise<T
     else for (const info of infos) info.backups = backupsInRange(info, backups, opts.segmentSize);
   }
   return infos.sort((a, b) => a.id - b.id);
-}
-
-/** compat: Go's user_data encoding goes through map[string]interface{}, whose keys come out sorted. */
-function sortKeysDeep(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeysDeep);
-  if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeysDeep((v as Record<string, unknown>)[k])]));
 }
 
 /** A BackupDetail as Go marshals it: BackupTime fields, then ExtendedMetadataDto fields (as backup-list --json --detail). */
