@@ -25,6 +25,8 @@ const SCALE = arg('scale', 20);
 const SECONDS = arg('seconds', 20);
 const WALG = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const PGBR = '/usr/bin/pgbackrest';
+// The reference WAL-G v3.0.9 (docs/compat.md), optional: with it every measurement also runs WAL-G, same data.
+const REF = process.env.WALG_REFERENCE_PG;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
@@ -62,6 +64,15 @@ async function main(): Promise<void> {
   for (const d of [staging, join(staging, 'archive_status'), walgStore, pgbrRepo, join(work, 'pgbr-lock'), join(work, 'pgbr-spool')]) userDir(d);
   const walgCfg = join(work, 'walg.json');
   writeUserFile(walgCfg, JSON.stringify({ WALG_FILE_PREFIX: walgStore, WALG_COMPRESSION_METHOD: 'lz4' }));
+  // WAL-G's own storages (it refuses a missing WALG_FILE_PREFIX root), same settings.
+  const refStore = join(work, 'ref-store');
+  const refStore2 = join(work, 'ref-store2');
+  userDir(refStore);
+  userDir(refStore2);
+  const refCfg = join(work, 'ref.json');
+  const refCfg2 = join(work, 'ref2.json');
+  writeUserFile(refCfg, JSON.stringify({ WALG_FILE_PREFIX: refStore, WALG_COMPRESSION_METHOD: 'lz4' }));
+  writeUserFile(refCfg2, JSON.stringify({ WALG_FILE_PREFIX: refStore2, WALG_COMPRESSION_METHOD: 'lz4' }));
 
   const primary = await initCluster({
     archive_mode: 'on', archive_command: `cp %p ${staging}/%f`, wal_keep_size: '4GB', max_wal_size: '4GB', checkpoint_timeout: '30min',
@@ -104,11 +115,13 @@ async function main(): Promise<void> {
     // (a) one archive_command call per segment, alternating which tool goes first (both read the file from cache).
     const pushWalg: number[] = [];
     const pushPgbr: number[] = [];
+    const pushRef: number[] = [];
     for (const [i, s] of segs.entries()) {
       const p = join(staging, s);
       const runWalg = async () => pushWalg.push(await timed(WALG, ['wal-push', p, '--config', walgCfg]));
       const runPgbr = async () => pushPgbr.push(await timed(PGBR, pgbr('archive-push', p)));
-      if (i % 2 === 0) { await runWalg(); await runPgbr(); } else { await runPgbr(); await runWalg(); }
+      const runRef = async () => { if (REF) pushRef.push(await timed(REF, ['wal-push', p, '--config', refCfg])); };
+      if (i % 2 === 0) { await runWalg(); await runPgbr(); await runRef(); } else { await runRef(); await runPgbr(); await runWalg(); }
     }
     const du = (d: string) => Number(execFileSync('du', ['-sb', d]).toString().split('\t')[0]);
     const sizeWalg = du(join(walgStore, 'wal_005'));
@@ -117,7 +130,7 @@ async function main(): Promise<void> {
     // (b) a backlog of .ready segments (archiving was down for a while), drained the way Postgres' archiver does it:
     // one archive_command call per .ready file in order, renaming it to .done after success. wal-g's call uploads
     // the following .ready files in the background and the later calls find its markers.
-    const drain = async (tool: 'walg' | 'pgbr'): Promise<number> => {
+    const drain = async (tool: 'walg' | 'pgbr' | 'ref'): Promise<number> => {
       const dir = join(work, `backlog-${tool}`, 'pg_wal');
       userDir(join(dir, 'archive_status'));
       for (const s of segs) {
@@ -134,6 +147,7 @@ async function main(): Promise<void> {
       const t = performance.now();
       for (const s of segs) {
         if (tool === 'walg') await execAs(WALG, ['wal-push', join(dir, s), '--config', walgCfg2]);
+        else if (tool === 'ref') await execAs(REF!, ['wal-push', join(dir, s), '--config', refCfg2]);
         // The async process reads archive_status below pg1-path: the backlog directory stands in for the data dir.
         else await execAs(PGBR, pgbr2Async(`--pg1-path=${dirname(dir)}`, 'archive-push', join(dir, s)));
         renameSync(join(dir, 'archive_status', `${s}.ready`), join(dir, 'archive_status', `${s}.done`));
@@ -142,21 +156,25 @@ async function main(): Promise<void> {
     };
     const drainWalg = await drain('walg');
     const drainPgbr = await drain('pgbr');
+    const drainRef = REF ? await drain('ref') : NaN;
     // Both must really hold every segment afterwards (the calls returned 0 only for stored segments).
     const stored = (dir: string) => execFileSync('find', [dir, '-type', 'f']).toString().split('\n').filter((f) => /\/[0-9A-F]{24}(-[0-9a-f]{40})?\.lz4$/.test(f)).length;
-    for (const [tool, dir] of [['wal-g', join(walgStore2, 'wal_005')], ['pgBackRest', join(pgbrRepo2, 'archive')]] as const) {
+    const checked: Array<readonly [string, string]> = [['wal-g', join(walgStore2, 'wal_005')], ['pgBackRest', join(pgbrRepo2, 'archive')]];
+    if (REF) checked.push(['WAL-G', join(refStore2, 'wal_005')]);
+    for (const [tool, dir] of checked) {
       const n = stored(dir);
       if (n !== segs.length) throw new Error(`(b) ${tool} stored ${n} of ${segs.length} segments`);
     }
 
     // (c1) bare fetch loop: what restore_command does, without Postgres replaying in between.
-    const fetchLoop = async (tool: 'walg' | 'pgbr'): Promise<number> => {
+    const fetchLoop = async (tool: 'walg' | 'pgbr' | 'ref'): Promise<number> => {
       const dir = join(work, `fetch-${tool}`);
       userDir(dir);
       const t = performance.now();
       for (const s of segs) {
         const dest = join(dir, 'RECOVERYXLOG');
         if (tool === 'walg') await execAs(WALG, ['wal-fetch', s, dest, '--config', walgCfg]);
+        else if (tool === 'ref') await execAs(REF!, ['wal-fetch', s, dest, '--config', refCfg]);
         else await execAs(PGBR, pgbr('archive-get', s, dest));
         rmSync(dest);
       }
@@ -164,17 +182,20 @@ async function main(): Promise<void> {
     };
     const loopWalg = await fetchLoop('walg');
     const loopPgbr = await fetchLoop('pgbr');
+    const loopRef = REF ? await fetchLoop('ref') : NaN;
 
     // (c2) real archive recovery of the base backup.
     await primary.stop();
-    const recover = async (tool: 'walg' | 'pgbr'): Promise<{ ms: number; restored: number }> => {
+    const recover = async (tool: 'walg' | 'pgbr' | 'ref'): Promise<{ ms: number; restored: number }> => {
       const dir = join(primary.baseDir, `replica-${tool}`);
       cpSync(base, dir, { recursive: true });
       const r = await clusterFromDir(primary.baseDir, dir);
       replicas.push(r);
       r.configure({
         archive_mode: 'off', recovery_target_timeline: 'latest',
-        restore_command: tool === 'walg' ? `${WALG} wal-fetch %f %p --config ${walgCfg}` : `${PGBR} --config=${pgbrConf} --stanza=bench --pg1-path=${dir} archive-get %f "%p"`,
+        restore_command: tool === 'walg' ? `${WALG} wal-fetch %f %p --config ${walgCfg}`
+          : tool === 'ref' ? `${REF} wal-fetch %f %p --config ${refCfg}`
+          : `${PGBR} --config=${pgbrConf} --stanza=bench --pg1-path=${dir} archive-get %f "%p"`,
       });
       writeUserFile(join(dir, 'recovery.signal'), '');
       const t = performance.now();
@@ -187,6 +208,7 @@ async function main(): Promise<void> {
     };
     const recWalg = await recover('walg');
     const recPgbr = await recover('pgbr');
+    const recRef = REF ? await recover('ref') : undefined;
 
     const f1 = (x: number) => x.toFixed(1);
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -212,6 +234,19 @@ async function main(): Promise<void> {
       `| (c) restore_command loop without Postgres (${segs.length} fetches) | ${f1(segs.length / (loopWalg / 1000))} seg/s | ${f1(segs.length / (loopPgbr / 1000))} seg/s | ${ratio(loopPgbr, loopWalg)} (speed) |`,
       `| (c) archive recovery of the base backup (${recWalg.restored} / ${recPgbr.restored} segments restored) | ${f1(recWalg.restored / (recWalg.ms / 1000))} seg/s (${f1(recWalg.ms / 1000)} s) | ${f1(recPgbr.restored / (recPgbr.ms / 1000))} seg/s (${f1(recPgbr.ms / 1000)} s) | ${ratio(recPgbr.ms, recWalg.ms)} (speed) |`,
       '',
+      ...(REF ? [
+        'Against WAL-G v3.0.9 (`WALG_REFERENCE_PG`), same segments, same run (its own file storage, lz4, its defaults):',
+        '',
+        '| measurement | wal-g | WAL-G | wal-g / WAL-G |',
+        '|---|---|---|---|',
+        `| (a) archive_command, one 16 MiB segment: median wall time | ${f1(median(pushWalg))} ms | ${f1(median(pushRef))} ms | ${ratio(median(pushWalg), median(pushRef))} |`,
+        `| (a) same, p90 | ${f1(pct(pushWalg, 0.9))} ms | ${f1(pct(pushRef, 0.9))} ms | ${ratio(pct(pushWalg, 0.9), pct(pushRef, 0.9))} |`,
+        `| (b) backlog of ${segs.length} .ready segments drained by sequential archive_command calls | ${f1(drainWalg / 1000)} s | ${f1(drainRef / 1000)} s | ${ratio(drainWalg, drainRef)} |`,
+        `| archive size for ${mb} MiB of WAL | ${f1(sizeWalg / 1048576)} MiB | ${f1(du(join(refStore, 'wal_005')) / 1048576)} MiB | ${ratio(sizeWalg, du(join(refStore, 'wal_005')))} |`,
+        `| (c) restore_command loop without Postgres (${segs.length} fetches) | ${f1(segs.length / (loopWalg / 1000))} seg/s | ${f1(segs.length / (loopRef / 1000))} seg/s | ${ratio(loopRef, loopWalg)} (speed) |`,
+        `| (c) archive recovery of the base backup (${recWalg.restored} / ${recRef!.restored} segments restored) | ${f1(recWalg.ms / 1000)} s | ${f1(recRef!.ms / 1000)} s | ${ratio(recRef!.ms, recWalg.ms)} (speed) |`,
+        '',
+      ] : []),
       'Time ratios (a), (b): below 1× means wal-g is faster. Speed ratios (c): above 1× means wal-g is faster.',
       'wal-g (b): WALG_UPLOAD_CONCURRENCY 16 gives 15 background uploaders; pgBackRest (b): archive-async=y, process-max=2.',
       'wal-g fetches the next WALG_DOWNLOAD_CONCURRENCY (10) segments in a detached prefetch process; pgBackRest without',
