@@ -159,6 +159,8 @@ export interface BackupRef {
   modified: Date;
   /** The same time in nanoseconds, when the storage reports them (file storage). */
   modifiedNs?: bigint;
+  /** The zone name of that time when the storage's is not UTC (ListEntry.zoneName: Azure's 'GMT'). */
+  zoneName?: string;
 }
 
 /**
@@ -170,7 +172,7 @@ export async function listBackups(storage: Storage, root = BASEBACKUPS_PATH, sig
   for await (const e of storage.list(root, { signal })) {
     if (e.type !== 'obj') continue;
     const name = backupNameFromSentinel(e.key);
-    if (name) out.push({ name, modified: e.lastModified, modifiedNs: e.lastModifiedNs });
+    if (name) out.push({ name, modified: e.lastModified, modifiedNs: e.lastModifiedNs, zoneName: e.zoneName });
   }
   out.sort((a, b) => a.modified.getTime() - b.modified.getTime() || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;

@@ -15,14 +15,20 @@ export interface ListEntry {
    * compat: WAL-G prints a file storage's modification times with nanoseconds (backup-list `time`).
    */
   lastModifiedNs?: bigint;
+  /**
+   * The zone name the service's timestamp carried, when it is not UTC (Azure: 'GMT').
+   * compat: WAL-G prints object times with Go's time.String(), whose zone is the parsed one: "+0000 GMT" on Azure.
+   */
+  zoneName?: string;
 }
 
-/** Metadata of one stored object (lastModifiedNs as in ListEntry). */
+/** Metadata of one stored object (lastModifiedNs and zoneName as in ListEntry). */
 export interface ObjectInfo {
   key: string;
   size: number;
   lastModified: Date;
   lastModifiedNs?: bigint;
+  zoneName?: string;
 }
 
 /**

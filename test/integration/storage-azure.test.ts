@@ -81,6 +81,21 @@ runStorageSuite('azure (Azurite)', async () => {
 });
 
 describe('azure driver specifics', () => {
+  test('object times carry the zone name GMT in listings and stat, folders do not (compat: WAL-G prints "+0000 GMT")', async () => {
+    const { opts } = await azureOptions();
+    const s = await createAzureStorage(opts);
+    try {
+      await s.put('f/a', Buffer.from('a'));
+      const entries: Array<{ type: string; zoneName?: string }> = [];
+      for await (const e of s.list('')) entries.push(e);
+      for await (const e of s.list('f/', { recursive: true })) entries.push(e);
+      assert.deepEqual(entries.map((e) => [e.type, e.zoneName]), [['dir', undefined], ['obj', 'GMT']]);
+      assert.equal((await s.stat('f/a')).zoneName, 'GMT');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('opened through the registry: WALG_AZ_PREFIX, AZURE_STORAGE_*, AZURE_BLOB_ENDPOINT, WALG_AZURE_BUFFER_SIZE', async () => {
     const { srv, container } = await azureOptions();
     const config = await loadConfig({ env: {

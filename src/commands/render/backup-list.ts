@@ -26,7 +26,7 @@ function fields(b: ListedBackup, detail: boolean): Field[] {
   const modified = storedTime(b.ref.modified, b.ref.modifiedNs);
   const out: Field[] = [
     { name: 'backup_name', prettyName: 'Backup name', value: b.ref.name },
-    { name: 'modified', prettyName: 'Modified', value: formatTime(modified), prettyValue: prettyTime(modified) },
+    { name: 'modified', prettyName: 'Modified', value: formatTime(modified), prettyValue: prettyTime(modified, b.ref.zoneName) },
     { name: 'wal_file_name', prettyName: 'WAL file name', value: stripWalFileName(b.ref.name) },
     { name: 'storage_name', prettyName: 'Storage name', value: b.storageName },
   ];

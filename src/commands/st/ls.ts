@@ -18,5 +18,5 @@ export async function run(ctx: CommandContext, folder: string, opts: { recursive
   for await (const e of storage.list(base, { recursive: opts.recursive, signal: ctx.signal })) entries.push(e);
   // compat: WAL-G prints sub-folders first, then objects.
   entries.sort((a, b) => (a.type === b.type ? 0 : a.type === 'dir' ? -1 : 1));
-  process.stdout.write(renderListing(entries, base));
+  process.stdout.write(renderListing(entries, base, storage.type));
 }

@@ -52,6 +52,12 @@ const MIN_BUFFER = 1024;
 const DELETE_CONCURRENCY = 16;
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_SOCKET', 'REQUEST_SEND_ERROR']);
 
+/**
+ * compat: the zone of Azure's object times. The service sends RFC 1123 times ("... GMT"), which WAL-G's client
+ * library parses with a named zone, so WAL-G's `st ls` / `st stat` print "+0000 GMT" for them.
+ */
+const AZURE_ZONE = 'GMT';
+
 /** compat: the endpoint suffix of an Azure environment name, as WAL-G maps it (unknown names mean the public cloud). */
 export function azureEndpointSuffix(environmentName: string | undefined): string {
   switch (environmentName) {
@@ -246,7 +252,7 @@ class AzureStorage implements Storage {
   async stat(key: string, opts?: { signal?: AbortSignal }): Promise<ObjectInfo> {
     try {
       const p = await this.blob(key).getProperties({ abortSignal: opts?.signal });
-      return { key, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0) };
+      return { key, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0), zoneName: AZURE_ZONE };
     } catch (e) {
       throw this.mapError(e, 'stat', key, opts?.signal);
     }
@@ -277,7 +283,7 @@ class AzureStorage implements Storage {
       for (const b of page.segment.blobItems ?? []) {
         // A zero-byte "folder marker" named exactly like the prefix is not an entry of its own.
         if (b.name === fullPrefix) continue;
-        out.push({ type: 'obj', key: this.rel(b.name), size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified });
+        out.push({ type: 'obj', key: this.rel(b.name), size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified, zoneName: AZURE_ZONE });
       }
       for (const p of page.segment.blobPrefixes ?? []) out.push({ type: 'dir', key: this.rel(p.name), size: 0, lastModified: new Date(0) });
       out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
