@@ -5,16 +5,19 @@
 // (defaults 100 and ~5 % of the accounts pages). Needs PostgreSQL 15 and pgbackrest. Writes bench/results/delta.md.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure, startBenchCluster, waitArchived } from './harness.ts';
 import type { Measure } from './harness.ts';
+import { pgIdentity } from '../test/servers/postgres.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const scale = Number(process.argv[2] ?? 100);
+// The reference WAL-G v3.0.9 (docs/compat.md), optional: its full and delta run beside ours on the same cluster.
+const REF = process.env.WALG_REFERENCE_PG;
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
 
 /** Our stored (compressed) size of the newest backup, from its sentinel. */
@@ -29,8 +32,15 @@ function newestWalgBackup(store: string): { name: string; compressed: number; un
 
 async function main(): Promise<void> {
   const bench = await startBenchCluster({ prefix: 'walg-bench-delta-', bin: BIN, scale, walgSettings: { WALG_DELTA_MAX_STEPS: '6' }, clusterSettings: { autovacuum: 'off' } });
-  const { c, walgStore, walgCfg, pgbr, dbMb } = bench;
+  const { c, walgStore, walgCfg, pgbr, dbMb, work } = bench;
+  const refStore = join(work, 'ref-store');
+  const refCfg = join(work, 'ref.json');
   try {
+    if (REF) {
+      mkdirSync(refStore);
+      chownSync(refStore, pgIdentity().uid, pgIdentity().gid);
+      writeFileSync(refCfg, JSON.stringify({ WALG_FILE_PREFIX: refStore, WALG_COMPRESSION_METHOD: 'lz4', WALG_DELTA_MAX_STEPS: '6' }));
+    }
     const accountsPages = Number(await c.psql(`select pg_relation_size('pgbench_accounts') / 8192`));
     // Each transaction updates one random account: N transactions touch 1-(1-1/P)^N of the P pages; 5 % needs N ≈ 0.0513 P.
     const transactions = Number(process.argv[3] ?? Math.round(0.0513 * accountsPages));
@@ -40,6 +50,9 @@ async function main(): Promise<void> {
     const full0 = newestWalgBackup(walgStore);
     await waitArchived(c);
     const pgbrFull = await measure('pgbackrest', pgbr('backup', '--type=full'), {});
+    await waitArchived(c);
+    const refFull0 = REF ? await measure(REF, ['backup-push', c.dataDir, '--config', refCfg], c.env) : undefined;
+    const refFull0Info = REF ? newestWalgBackup(refStore) : undefined;
     await waitArchived(c);
     const lsnBefore = await c.psql('select pg_current_wal_lsn()');
 
@@ -60,6 +73,10 @@ async function main(): Promise<void> {
     if (!delta.name.includes('_D_')) throw new Error(`expected a delta backup, got ${delta.name}`);
     await waitArchived(c);
     const pgbrIncr = await measure('pgbackrest', pgbr('backup', '--type=incr'), {});
+    await waitArchived(c);
+    const refDelta = REF ? await measure(REF, ['backup-push', c.dataDir, '--config', refCfg], c.env) : undefined;
+    const refDeltaInfo = REF ? newestWalgBackup(refStore) : undefined;
+    if (refDeltaInfo && !refDeltaInfo.name.includes('_D_')) throw new Error(`expected a WAL-G delta backup, got ${refDeltaInfo.name}`);
     await waitArchived(c);
     const walgFull = await measure(BIN, ['backup-push', c.dataDir, '--full', '--config', walgCfg], c.env);
     const full = newestWalgBackup(walgStore);
@@ -91,6 +108,14 @@ async function main(): Promise<void> {
       row('ours, full after the same changes (`--full`)', walgFull, full.compressed, full.uncompressed),
       row('pgBackRest, full', pgbrFull, pgbrFullInfo.info.repository.delta, pgbrFullInfo.info.delta),
       row('pgBackRest, incremental (`--type=incr`)', pgbrIncr, incr.info.repository.delta, incr.info.delta),
+      ...(REF && refFull0 && refDelta && refDeltaInfo ? [
+        row('WAL-G v3.0.9, full (`WALG_REFERENCE_PG`)', refFull0, refFull0Info!.compressed, refFull0Info!.uncompressed),
+        row(`WAL-G v3.0.9, delta (${refDeltaInfo.name})`, refDelta, refDeltaInfo.compressed, refDeltaInfo.uncompressed),
+        '',
+        `Against WAL-G: our delta / WAL-G's delta: time **${(walgDelta.seconds / refDelta.seconds).toFixed(2)}**, ` +
+          `size **${(delta.compressed / refDeltaInfo.compressed).toFixed(3)}**, peak RSS **${(walgDelta.peakMb / refDelta.peakMb).toFixed(2)}** ` +
+          `(WAL-G's full was taken right after ours, so both deltas cover the same changes). Full: ${(walgFull0.seconds / refFull0.seconds).toFixed(2)}.`,
+      ] : []),
       '',
       `Ratios: our delta / our full: size **${(delta.compressed / full.compressed).toFixed(3)}**, time **${(walgDelta.seconds / walgFull.seconds).toFixed(2)}**; ` +
         `our delta / pgBackRest incremental: size **${(delta.compressed / incr.info.repository.delta).toFixed(3)}**, time **${(walgDelta.seconds / pgbrIncr.seconds).toFixed(2)}**.`,
