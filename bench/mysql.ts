@@ -19,13 +19,16 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
 const dataMb = Number(process.argv[2] ?? 300);
 const runs = Number(process.argv[3] ?? 2);
+// The reference WAL-G v3.0.9 MySQL binary (docs/compat.md), optional: same stream, its own storage, same run.
+const REF = process.env.WALG_REFERENCE_MYSQL;
 
 async function main(): Promise<void> {
   const work = userTempDir('walg-bench-mysql-');
   const id = pgIdentity();
   const store = join(work, 'store');
   const scratch = join(work, 'scratch');
-  for (const d of [store, scratch]) { mkdirSync(d); chownSync(d, id.uid, id.gid); }
+  const refStore = join(work, 'ref-store');
+  for (const d of [store, scratch, refStore]) { mkdirSync(d); chownSync(d, id.uid, id.gid); }
   const db = await initMariaDb();
   try {
     await db.start();
@@ -41,7 +44,8 @@ async function main(): Promise<void> {
     await db.createWalgUser();
     const env = { WALG_FILE_PREFIX: store, WALG_COMPRESSION_METHOD: 'lz4', WALG_STREAM_CREATE_COMMAND: create, WALG_MYSQL_DATASOURCE_NAME: db.dsn };
     const file = join(work, 'native.xbstream.lz4');
-    const results: Record<string, Measure[]> = { walgPush: [], nativePush: [], walgFetch: [], nativeFetch: [] };
+    const refEnv = { ...env, WALG_FILE_PREFIX: refStore };
+    const results: Record<string, Measure[]> = { walgPush: [], nativePush: [], walgFetch: [], nativeFetch: [], refPush: [], refFetch: [] };
     let streamBytes = 0;
     let walgBytes = 0;
     const target = join(work, 'restore');
@@ -51,6 +55,10 @@ async function main(): Promise<void> {
       rmSync(join(store, 'basebackups_005'), { recursive: true, force: true });
       results.walgPush!.push(await measure(BIN, ['mysql', 'backup-push'], env));
       results.nativePush!.push(await measure('sh', ['-c', `${create} 2>/dev/null | lz4 -q > ${file}`], {}));
+      if (REF) {
+        rmSync(join(refStore, 'basebackups_005'), { recursive: true, force: true });
+        results.refPush!.push(await measure(REF, ['backup-push'], refEnv));
+      }
       const backupDir = join(store, 'basebackups_005');
       const sentinel = readdirSync(backupDir).find((n) => n.endsWith('_backup_stop_sentinel.json'))!;
       streamBytes = JSON.parse(readFileSync(join(backupDir, sentinel), 'utf8')).UncompressedSize;
@@ -59,6 +67,10 @@ async function main(): Promise<void> {
       results.walgFetch!.push(await measure(BIN, ['mysql', 'backup-fetch', 'LATEST'], { ...env, WALG_STREAM_RESTORE_COMMAND: `mbstream -x -C ${target}` }));
       fresh();
       results.nativeFetch!.push(await measure('sh', ['-c', `lz4 -d -q < ${file} | mbstream -x -C ${target}`], {}));
+      if (REF) {
+        fresh();
+        results.refFetch!.push(await measure(REF, ['backup-fetch', 'LATEST'], { ...refEnv, WALG_STREAM_RESTORE_COMMAND: `mbstream -x -C ${target}` }));
+      }
     }
     const best = (xs: Measure[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
     const mbs = (m: Measure) => (streamBytes / 1e6 / m.seconds).toFixed(0);
@@ -74,6 +86,15 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|---|---|',
       ...rowsOut.map(([op, w, n]) => `| ${op} | ${w.seconds.toFixed(2)} | ${mbs(w)} | ${w.peakMb.toFixed(0)} | ${n.seconds.toFixed(2)} | ${mbs(n)} | ${n.peakMb.toFixed(0)} | ${(w.seconds / n.seconds).toFixed(2)} |`),
       '',
+      ...(REF ? [
+        'Against WAL-G v3.0.9 (`WALG_REFERENCE_MYSQL`), same stream command, same runs:',
+        '',
+        '| operation | wal-g s | wal-g peak MB | WAL-G s | WAL-G peak MB | wal-g / WAL-G time |',
+        '|---|---|---|---|---|---|',
+        ...([['backup-push', best(results.walgPush!), best(results.refPush!)], ['backup-fetch', best(results.walgFetch!), best(results.refFetch!)]] as const)
+          .map(([op, w, r]) => `| ${op} | ${w.seconds.toFixed(2)} | ${w.peakMb.toFixed(0)} | ${r.seconds.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${(w.seconds / r.seconds).toFixed(2)} |`),
+        '',
+      ] : []),
       'native = `mariabackup --backup --stream=xbstream ... | lz4 > file` and `lz4 -d < file | mbstream -x -C dir`.',
       `Reproduce: node_modules/.bin/node bench/mysql.ts ${dataMb} ${runs}`,
       '',
