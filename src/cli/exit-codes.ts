@@ -1,6 +1,6 @@
 // The one table that maps errors to process exit codes (walg-features.md §3). Only src/cli/main.ts exits.
 
-import { ArchiveNonExistenceError } from '../core/errors.ts';
+import { ArchiveNonExistenceError, ReportedError } from '../core/errors.ts';
 
 /** Exit codes WAL-G uses. */
 export const EXIT = {
@@ -20,6 +20,7 @@ export function isBrokenPipe(err: unknown): boolean {
 
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof ReportedError) return exitCodeFor(err.cause);
   if (err instanceof ArchiveNonExistenceError) return EXIT.ARCHIVE_MISSING;
   if (isBrokenPipe(err)) return EXIT.BROKEN_PIPE;
   return EXIT.FAILURE;

@@ -6,7 +6,7 @@ import { daemonClientArgv } from '../pg/daemon/client-argv.ts';
 import { mysqlFlavorArgs } from './flavor-argv.ts';
 import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
-import { describeError } from '../core/errors.ts';
+import { ReportedError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import { sourceMappedStack } from '../core/stack.ts';
 
@@ -38,6 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.OK : EXIT.FAILURE;
     }
     if (isBrokenPipe(err)) return exitCodeFor(err); // the reader of stdout is gone: nothing to report to
+    if (err instanceof ReportedError) return exitCodeFor(err); // the command said it already
     log.error(describeError(err));
     if (log.isDevel && err instanceof Error && err.stack) log.error(sourceMappedStack(err.stack));
     return exitCodeFor(err);

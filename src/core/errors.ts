@@ -77,6 +77,17 @@ export class CancelledError extends WalgError {
   override readonly code = 'CANCELLED';
 }
 
+/**
+ * A failure the command has already reported in its own words (compat: walg-daemon-client writes Go's `log` lines,
+ * not WAL-G's log format). The entry point prints nothing more and exits with the code of `cause`.
+ */
+export class ReportedError extends WalgError {
+  override readonly code = 'REPORTED';
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 /** A short, one-line description of any thrown value, for the final ERROR log line. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {

@@ -3,11 +3,17 @@
 // internal/daemon/common_test.go), and the client's Go-style argument parsing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { constants } from 'node:os';
 import { PassThrough } from 'node:stream';
 import {
   ByteReader, DaemonProtocolError, MSG, argsToBytes, bytesToArgs, decodeHeader, encodeMessage, readMessage,
 } from '../../src/pg/daemon/protocol.ts';
-import { DaemonClientUsageError, daemonClientUsage, parseDaemonClientArgs } from '../../src/pg/daemon/client.ts';
+import {
+  DAEMON_CLIENT_FLAG_DEFAULTS, DaemonClientUsageError, daemonClientUsage, flagParseOutput, goErrnoText, parseDaemonClientArgs,
+} from '../../src/pg/daemon/client.ts';
+import { goLogLine } from '../../src/commands/pg/daemon-client.ts';
+import { exitCodeFor } from '../../src/cli/exit-codes.ts';
+import { ArchiveNonExistenceError, ReportedError } from '../../src/core/errors.ts';
 import { daemonClientArgv } from '../../src/pg/daemon/client-argv.ts';
 
 const WAL = '000000010000000000000002';
@@ -108,6 +114,33 @@ test('client arguments follow walg-daemon-client (Go flag rules)', () => {
   usage(['s', 'wal-push', 'x', '-timeout', '5'], 'invalid value "5" for flag -timeout: parse error');
   usage(['s', 'wal-push', 'x', '-v'], 'flag provided but not defined: -v');
   usage(['s', 'wal-push', 'x', '-timeout'], 'flag needs an argument: -timeout');
+  usage(['s', 'wal-push', 'x', '---timeout', '1s'], 'bad flag syntax: ---timeout');
+  usage(['s', 'wal-push', 'x', '-=1s'], 'bad flag syntax: -=1s');
+  usage(['s', 'wal-push', 'x', '-timeout', ' 5s'], 'invalid value " 5s" for flag -timeout: parse error');
+  usage(['s', 'wal-push', 'x', '-timeout='], 'invalid value "" for flag -timeout: parse error');
+});
+
+test('client usage errors: what Go\'s flag package prints to stderr before the usage text', () => {
+  const caught = (argv: string[]): DaemonClientUsageError => {
+    try { parseDaemonClientArgs(argv); } catch (e) { if (e instanceof DaemonClientUsageError) return e; throw e; }
+    throw new Error('no usage error');
+  };
+  assert.equal(flagParseOutput(caught(['s', 'wal-fetch', WAL])), '', 'the client\'s own errors: nothing from the flag package');
+  assert.equal(flagParseOutput(caught(['s', 'wal-push', 'x', '-v'])), `flag provided but not defined: -v\nUsage:\n${DAEMON_CLIENT_FLAG_DEFAULTS}`);
+  const help = caught(['s', 'wal-push', 'x', '--help']);
+  assert.equal(help.message, 'flag: help requested');
+  assert.equal(flagParseOutput(help), `Usage:\n${DAEMON_CLIENT_FLAG_DEFAULTS}`);
+});
+
+test('client errors are printed as Go log lines (log.Fatal), and errno texts as Go words them', () => {
+  assert.equal(goLogLine('daemon socket \'s\' doesn\'t exist or is unavailable:\n\tstat s: no such file or directory', new Date(2024, 0, 2, 3, 4, 5, 678)),
+    '2024/01/02 03:04:05 daemon socket \'s\' doesn\'t exist or is unavailable:\n\tstat s: no such file or directory\n');
+  assert.equal(goErrnoText(Object.assign(new Error('connect ECONNREFUSED /x'), { errno: -constants.errno.ECONNREFUSED, code: 'ECONNREFUSED' })), 'connection refused');
+  assert.equal(goErrnoText(Object.assign(new Error('stat ENOENT'), { errno: -constants.errno.ENOENT })), 'no such file or directory');
+  assert.equal(goErrnoText(new Error('plain')), 'plain');
+  // The client prints its own lines; the entry point only maps what it reported to the exit code.
+  assert.equal(exitCodeFor(new ReportedError(new ArchiveNonExistenceError('x'))), 74);
+  assert.equal(exitCodeFor(new ReportedError(new Error('dial'))), 1);
 });
 
 test('client usage text is WAL-G\'s template output', () => {

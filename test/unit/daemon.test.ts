@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { log } from '../../src/core/log.ts';
 import { resolveFetchPath, resolvePushPath, startDaemon } from '../../src/pg/daemon/server.ts';
@@ -121,5 +121,31 @@ test('client library: O resolves, N and E reject with the reply, dial errors are
         && e.message === 'daemon command run error [message type: f, args: [missing1 pg_wal/RECOVERYXLOG], daemon response: N]');
     await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([sock, 'wal-fetch', 'fail1', 'x'])), (e: unknown) => e instanceof DaemonReplyError && e.reply === 'E');
   } finally { await d.close(); }
-  await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([sock, 'wal-push', WAL])), /unix socket dial error/);
+  // compat: Go's net.OpError texts, as walg-daemon-client prints them.
+  await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([sock, 'wal-push', WAL])),
+    { message: `unix socket dial error: dial unix ${sock}: connect: no such file or directory` });
+});
+
+test('client library: timeouts, a hung daemon and a closed connection are worded as walg-daemon-client words them', async () => {
+  const dir = tmp();
+  const sock = join(dir, 'hang.sock');
+  const server = createServer((c) => { c.on('error', () => {}); c.once('data', () => c.end()); });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const quiet = join(dir, 'quiet.sock');
+  const hung = createServer((c) => { c.on('error', () => {}); c.resume(); });
+  await new Promise<void>((r) => hung.listen(quiet, r));
+  try {
+    await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([sock, 'wal-push', WAL])), { message: 'unix socket read error: EOF' });
+    await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([quiet, 'wal-push', WAL, '-timeout', '100ms'])),
+      { message: `unix socket read error: read unix @->${quiet}: i/o timeout` });
+    await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([quiet, 'wal-push', WAL, '-timeout', '0'])),
+      { message: `unix socket write error: write unix @->${quiet}: i/o timeout` });
+    await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([quiet, 'wal-push', WAL, '-connection-timeout', '0'])),
+      { message: `unix socket dial error: dial unix ${quiet}: i/o timeout` });
+    await assert.rejects(sendDaemonRequest(parseDaemonClientArgs([dir, 'wal-push', WAL])),
+      { message: `unix socket dial error: dial unix ${dir}: connect: connection refused` });
+  } finally {
+    await new Promise((r) => server.close(r));
+    await new Promise((r) => hung.close(r));
+  }
 });

@@ -2,6 +2,7 @@
 // with Go's flag rules, one request per connection, and the reply byte as the result.
 
 import { connect } from 'node:net';
+import { getSystemErrorMessage } from 'node:util';
 import { parseDurationMs } from '../../config/load.ts';
 import { UsageError, WalgError } from '../../core/errors.ts';
 import { MSG, encodeMessage } from './protocol.ts';
@@ -31,20 +32,29 @@ export interface DaemonRequest {
 
 /**
  * A usage error of the client, carrying what the usage text needs: `commandUsage` is set (e.g.
- * "wal-fetch wal_name destination_filename") when the command is known but lacks arguments.
+ * "wal-fetch wal_name destination_filename") when the command is known but lacks arguments. `flagParse` is set
+ * when Go's flag package raised it: 'error' (it printed the message and its usage to stderr first) or 'help'
+ * (-h / -help: only its usage).
  */
 export class DaemonClientUsageError extends UsageError {
   readonly commandUsage: string | undefined;
-  constructor(message: string, commandUsage?: string) {
+  readonly flagParse: 'error' | 'help' | undefined;
+  constructor(message: string, commandUsage?: string, flagParse?: 'error' | 'help') {
     super(message);
     this.commandUsage = commandUsage;
+    this.flagParse = flagParse;
   }
 }
 
-/** compat: Go's flag.Duration — time.ParseDuration syntax; a bare number other than 0 is rejected. */
+/** An error of Go's flag package (FlagSet.failf). */
+function flagError(message: string): DaemonClientUsageError {
+  return new DaemonClientUsageError(message, undefined, 'error');
+}
+
+/** compat: Go's flag.Duration — time.ParseDuration syntax, no blanks; a bare number other than 0 is rejected. */
 function goDuration(flag: string, v: string): number {
-  const bad = () => new DaemonClientUsageError(`invalid value "${v}" for flag -${flag}: parse error`);
-  if (/^[-+]?\d+$/.test(v.trim()) && Number(v) !== 0) throw bad();
+  const bad = () => flagError(`invalid value "${v}" for flag -${flag}: parse error`);
+  if (v !== v.trim() || (/^[-+]?\d+$/.test(v) && Number(v) !== 0)) throw bad();
   try { return parseDurationMs(flag, v); } catch { throw bad(); }
 }
 
@@ -75,14 +85,15 @@ export function parseDaemonClientArgs(argv: readonly string[]): DaemonRequest {
     if (a === '--') break;
     if (a.length < 2 || !a.startsWith('-')) break; // compat: Go's flag package stops at the first non-flag
     const body = a.startsWith('--') ? a.slice(2) : a.slice(1);
+    if (body.startsWith('-') || body.startsWith('=')) throw flagError(`bad flag syntax: ${a}`);
     const eq = body.indexOf('=');
     const name = eq < 0 ? body : body.slice(0, eq);
-    if (name === 'h' || name === 'help') throw new DaemonClientUsageError('flag: help requested');
-    if (name !== 'timeout' && name !== 'connection-timeout') throw new DaemonClientUsageError(`flag provided but not defined: -${name}`);
+    if (name === 'h' || name === 'help') throw new DaemonClientUsageError('flag: help requested', undefined, 'help');
+    if (name !== 'timeout' && name !== 'connection-timeout') throw flagError(`flag provided but not defined: -${name}`);
     let value: string;
     if (eq >= 0) value = body.slice(eq + 1);
     else {
-      if (i + 1 >= rest.length) throw new DaemonClientUsageError(`flag needs an argument: -${name}`);
+      if (i + 1 >= rest.length) throw flagError(`flag needs an argument: -${name}`);
       value = rest[++i]!;
     }
     const ms = goDuration(name, value);
@@ -109,6 +120,28 @@ export const DAEMON_CLIENT_FLAG_DEFAULTS =
   '  -connection-timeout duration\n    \tdaemon socket connection timeout (default 5s)\n'
   + '  -timeout duration\n    \tdaemon operation execution timeout (default 1m0s)\n';
 
+/**
+ * compat: what Go's flag package writes to stderr while it fails to parse (before walg-daemon-client prints its
+ * usage): the message and "Usage:" with the defaults, only the latter for -h; nothing for the client's own errors.
+ */
+export function flagParseOutput(err: DaemonClientUsageError): string {
+  if (err.flagParse === 'error') return `${err.message}\nUsage:\n${DAEMON_CLIENT_FLAG_DEFAULTS}`;
+  if (err.flagParse === 'help') return `Usage:\n${DAEMON_CLIENT_FLAG_DEFAULTS}`;
+  return '';
+}
+
+/**
+ * compat: the text of a Go *os.PathError / *net.OpError cause: libuv's strerror texts are Go's syscall texts
+ * ("no such file or directory", "connection refused"); anything without an errno keeps its own message.
+ */
+export function goErrnoText(err: unknown): string {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.errno;
+  if (typeof errno === 'number' && errno < 0) {
+    try { return getSystemErrorMessage(errno); } catch { /* not a libuv errno */ }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** compat: Go formats a []string as "[a b]". */
 function goList(args: readonly string[]): string {
   return `[${args.join(' ')}]`;
@@ -121,9 +154,19 @@ function goList(args: readonly string[]): string {
  */
 export function sendDaemonRequest(req: DaemonRequest): Promise<void> {
   const msg = encodeMessage(req.type, req.args);
+  // compat: Go's net.OpError texts for the dial and for I/O on the connection (an unbound client socket is "@").
+  const dialError = (detail: string, cause?: Error) =>
+    new WalgError(`unix socket dial error: dial unix ${req.socketPath}: ${detail}`, { cause });
+  const ioError = (op: 'read' | 'write', detail: string, cause?: Error) =>
+    new WalgError(`unix socket ${op} error: ${op} unix @->${req.socketPath}: ${detail}`, { cause });
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     let connected = false;
+    let written = false;
+    let opTimer: NodeJS.Timeout | undefined;
+    let connTimer: NodeJS.Timeout | undefined;
+    // compat: Go's DialContext with an expired context fails before connecting, as does I/O past the deadline.
+    if (req.connectionTimeoutMs <= 0) { reject(dialError('i/o timeout')); return; }
     const sock = connect({ path: req.socketPath });
     const finish = (err?: Error) => {
       if (settled) return;
@@ -133,13 +176,13 @@ export function sendDaemonRequest(req: DaemonRequest): Promise<void> {
       sock.destroy();
       if (err) reject(err); else resolve();
     };
-    const connTimer = setTimeout(() => finish(new WalgError('unix socket dial error: i/o timeout')), Math.max(0, req.connectionTimeoutMs));
-    let opTimer: NodeJS.Timeout | undefined;
+    connTimer = setTimeout(() => finish(dialError('i/o timeout')), req.connectionTimeoutMs);
     sock.on('connect', () => {
       connected = true;
       clearTimeout(connTimer);
-      opTimer = setTimeout(() => finish(new WalgError('unix socket read error: i/o timeout')), Math.max(0, req.timeoutMs));
-      sock.write(msg);
+      if (req.timeoutMs <= 0) { finish(ioError('write', 'i/o timeout')); return; }
+      opTimer = setTimeout(() => finish(ioError(written ? 'read' : 'write', 'i/o timeout')), req.timeoutMs);
+      sock.write(msg, (err) => { if (!err) written = true; });
     });
     sock.on('data', (chunk: Buffer) => {
       const reply = String.fromCharCode(chunk[0]!);
@@ -147,7 +190,12 @@ export function sendDaemonRequest(req: DaemonRequest): Promise<void> {
       else finish(new DaemonReplyError(reply, req));
     });
     sock.on('end', () => finish(new WalgError('unix socket read error: EOF')));
-    sock.on('error', (err) => finish(new WalgError(`unix socket ${connected ? 'read' : 'dial'} error: ${err.message}`, { cause: err })));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      const text = goErrnoText(err);
+      if (!connected) finish(dialError(`connect: ${text}`, err));
+      else if (err.syscall === 'write' || !written) finish(ioError('write', `write: ${text}`, err));
+      else finish(ioError('read', `read: ${text}`, err));
+    });
   });
 }
 
