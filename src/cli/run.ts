@@ -22,8 +22,9 @@ export async function loadRunConfig(): Promise<Config> {
     configPath: g?.configPath,
     home: process.env.HOME,
   });
-  const level = config.get('WALG_LOG_LEVEL').toUpperCase() as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`got incorrect log level: '${config.get('WALG_LOG_LEVEL')}'`);
+  // compat: WAL-G (tracelog) knows NORMAL, DEVEL and ERROR in upper case only.
+  const level = config.get('WALG_LOG_LEVEL') as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`got incorrect log level: '${level}', expected one of: '[${LOG_LEVELS.join(' ')}]'`);
   log.configure(level, config.get('WALG_LOG_DESTINATION'));
   for (const w of config.warnings) log.warn(w);
   exportToEnv(config, process.env);

@@ -110,9 +110,9 @@ export class CommandContext {
     return (await this.failoverSet(false)).names();
   }
 
-  /** The compression method from WALG_COMPRESSION_METHOD, validated. */
+  /** The compression method from WALG_COMPRESSION_METHOD, validated (compat: lower case only, as WAL-G). */
   compressionMethod(): CompressionMethod {
-    const m = this.config.get('WALG_COMPRESSION_METHOD').toLowerCase() as CompressionMethod;
+    const m = this.config.get('WALG_COMPRESSION_METHOD') as CompressionMethod;
     if (!METHODS.includes(m)) throw new ConfigError(`WALG_COMPRESSION_METHOD must be one of ${METHODS.join(', ')}; got '${m}'`);
     if (this.config.get('WALG_ZSTD_LEVEL') !== undefined && m !== 'zstd') {
       throw new ConfigError('WALG_ZSTD_LEVEL is set but WALG_COMPRESSION_METHOD is not zstd');

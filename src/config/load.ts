@@ -2,9 +2,10 @@
 // validates typed values on access, warns about settings that are accepted but not acted on, and exports the
 // result to the process environment as WAL-G does.
 
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { goFormatFloat } from './file-values.ts';
 import { SETTINGS, findSetting } from './settings.ts';
 import type { DefaultedSettingName, SettingDef, SettingName } from './settings.ts';
 
@@ -184,8 +185,9 @@ function candidateNames(d: SettingDef): string[] {
   return [d.name, ...(d.aliases ?? [])];
 }
 
-// compat: viper tries these extensions, in this order, for $HOME/.walg.<ext>.
-const HOME_EXTS = ['json', 'toml', 'yaml', 'yml', 'dotenv', 'env'];
+// compat: viper's SupportedExts, in its order: $HOME/.walg.<ext> is looked up with each, and a config file's
+// extension must be one of them, exactly (`.YAML` is not). Only the first six have a decoder in viper v1.21.
+const VIPER_EXTS = ['json', 'toml', 'yaml', 'yml', 'properties', 'props', 'prop', 'hcl', 'tfvars', 'dotenv', 'env', 'ini'];
 
 /** Finds the config file: --config, else WALG_CONFIG_PATH, else the first ~/.walg.<ext>. */
 export function findConfigFile(input: LoadInput): string | undefined {
@@ -193,9 +195,9 @@ export function findConfigFile(input: LoadInput): string | undefined {
   const fromEnv = input.env.WALG_CONFIG_PATH;
   if (fromEnv) return fromEnv;
   if (input.home) {
-    for (const ext of HOME_EXTS) {
+    for (const ext of VIPER_EXTS) {
       const p = join(input.home, `.walg.${ext}`);
-      if (existsSync(p)) return p;
+      if (isFile(p)) return p;
     }
   }
   return undefined;
@@ -222,15 +224,26 @@ export function parseDotenv(text: string): Record<string, string> {
   return out;
 }
 
+/** True for an existing regular file (compat: viper's lookup skips directories). */
+function isFile(p: string): boolean {
+  try { return statSync(p).isFile(); } catch { return false; }
+}
+
 async function parseConfigFile(path: string): Promise<Record<string, unknown>> {
+  // compat: viper decides the format by the extension as written; an unsupported one fails like a parse error.
+  const ext = extname(path).slice(1);
+  if (!VIPER_EXTS.includes(ext)) throw new Error(`Unsupported Config Type "${ext}"`);
   const text = readFileSync(path, 'utf8');
-  const ext = extname(path).slice(1).toLowerCase();
   switch (ext) {
-    case 'json': return JSON.parse(text) as Record<string, unknown>;
+    case 'json': {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the document is not an object of settings');
+      return parsed as Record<string, unknown>;
+    }
     case 'yaml':
     case 'yml': {
-      const { parse } = await import('yaml');
-      return (parse(text) ?? {}) as Record<string, unknown>;
+      const { parseWalgYaml } = await import('./yaml-file.ts');
+      return parseWalgYaml(text);
     }
     case 'toml': {
       const { parse } = await import('smol-toml');
@@ -238,14 +251,16 @@ async function parseConfigFile(path: string): Promise<Record<string, unknown>> {
     }
     case 'env':
     case 'dotenv': return parseDotenv(text);
-    default: throw new Error(`unsupported config file type '${ext}' (use .json, .yaml, .yml, .toml or .env)`);
+    default: throw new Error(`decoder not found for this format: ${ext} (use .json, .yaml, .yml, .toml or .env)`);
   }
 }
 
+/** compat: viper's GetString (spf13/cast ToString): numbers as Go formats a float64, integers exactly. */
 function scalarToString(v: unknown): string | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'string') return v.replace(/[\r\n]+$/, '');
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'number') return goFormatFloat(v);
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return JSON.stringify(v);
 }
 

@@ -1,11 +1,13 @@
 // Settings resolution: precedence, WAL-E aliases, config file formats, typed values and export to env.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Config, loadConfig, exportToEnv, parseDurationMs, parseSize, parseBool, parseDotenv } from '../../src/config/load.ts';
 import { findSetting, flagName } from '../../src/config/settings.ts';
+import { goFormatFloat, goParseIntBase0, resolveYamlPlain } from '../../src/config/file-values.ts';
+import { parseWalgYaml } from '../../src/config/yaml-file.ts';
 import { scanGlobalArgs } from '../../src/cli/argv.ts';
 import { ConfigError, UsageError } from '../../src/core/errors.ts';
 
@@ -159,3 +161,44 @@ test('a setting that is accepted but not acted on warns once, naming it; acted-o
   assert.equal(role.warnings.filter(inert).length, 1);
   assert.deepEqual((await loadConfig({ env: {} })).warnings, []);
 });
+
+test('YAML plain scalars resolve as go-yaml v3 resolves them (viper)', () => {
+  const cases: Array<[string, unknown]> = [
+    ['0755', 493n], ['0o17', 15n], ['0x1F', 31n], ['0b101', 5n], ['1_000', 1000n], ['+5433', 5433n], ['-0x10', -16n], ['08', 8],
+    ['12345678901234567890', 12345678901234567890n], ['1e3', 1000], ['.5', 0.5], ['1.0e+0', 1], ['true', true], ['FALSE', false],
+    ['~', null], ['Null', null], ['yes', 'yes'], ['on', 'on'], ['2024-01-02', '2024-01-02'], ['0x1p-2', '0x1p-2'], ['1:30', '1:30'],
+  ];
+  for (const [src, want] of cases) assert.deepEqual(resolveYamlPlain(src), want, src);
+  assert.equal(goParseIntBase0('+18446744073709551615'), undefined, 'a sign: int64 only');
+  assert.equal(goParseIntBase0('18446744073709551615'), 18446744073709551615n, 'no sign: uint64 too');
+  assert.equal(goParseIntBase0('18446744073709551616'), undefined);
+});
+
+test('numbers from JSON and YAML files are printed as Go prints a float64 (no exponent)', () => {
+  assert.deepEqual([1e21, 1.5e-7, 5, 2.5, -1e22, Number.NaN, Infinity, -Infinity, -0].map(goFormatFloat),
+    ['1000000000000000000000', '0.00000015', '5', '2.5', '-10000000000000000000000', 'NaN', '+Inf', '-Inf', '-0']);
+});
+
+test('YAML files: merge keys, the first document only, quoted and block scalars as written', async () => {
+  assert.deepEqual(parseWalgYaml('base: &b\n  A: 010\n<<: *b\nB: "010"\nC: |\n  x\nD: !!str 010\n---\nA: 1\n'),
+    { base: { A: 8n }, A: 8n, B: '010', C: 'x\n', D: '010' });
+  assert.throws(() => parseWalgYaml('- a\n- b\n'), /not a mapping/);
+  assert.throws(() => parseWalgYaml('A: 1\nA: 2\n'));
+  const c = await loadConfig({ env: {}, configPath: file('g.yaml', 'WALG_UPLOAD_CONCURRENCY: 0x10\nWALG_DELTA_MAX_STEPS: 1_0\nWALG_DISK_RATE_LIMIT: 1e21\n') });
+  assert.equal(c.getInt('WALG_UPLOAD_CONCURRENCY'), 16);
+  assert.equal(c.getInt('WALG_DELTA_MAX_STEPS'), 10);
+  assert.equal(c.get('WALG_DISK_RATE_LIMIT'), '1000000000000000000000');
+});
+
+test('the config format is decided by the extension as written (viper); the home lookup skips directories', async () => {
+  for (const name of ['u.YAML', 'noext', 'u.properties', 'u.ini']) {
+    const c = await loadConfig({ env: { WALG_FILE_PREFIX: '/e' }, configPath: file(name, 'WALG_FILE_PREFIX: /f\n') });
+    assert.equal(c.get('WALG_FILE_PREFIX'), '/e', name);
+    assert.ok(c.warnings.some((w) => w.startsWith('failed to read config file')), name);
+  }
+  const home = mkdtempSync(join(dir, 'home-dirs-'));
+  mkdirSync(join(home, '.walg.json'));
+  writeFileSync(join(home, '.walg.yaml'), 'WALG_FILE_PREFIX: /from-yaml\n');
+  assert.equal((await loadConfig({ env: {}, home })).get('WALG_FILE_PREFIX'), '/from-yaml');
+});
+

@@ -11,7 +11,7 @@ import { prefetchPossible, walPrefetch } from '../../pg/wal/prefetch.ts';
 import { walFetch } from '../../pg/wal/fetch.ts';
 import { walPush } from '../../pg/wal/push.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
-import { positiveConcurrency, targetStorageName } from './settings.ts';
+import { checkWalMetadataLevel, positiveConcurrency, targetStorageName } from './settings.ts';
 
 /**
  * Runs the daemon on `socketPath` with one CommandContext for its whole life: settings are read and validated,
@@ -29,6 +29,7 @@ export async function run(ctx: CommandContext, socketPath: string): Promise<void
   const readyRename = cfg.getBool('PG_READY_RENAME');
   const pgdata = cfg.get('PGDATA');
   const prefetchDir = cfg.get('WALG_PREFETCH_DIR');
+  checkWalMetadataLevel(ctx); // compat: WAL-G checks it on each push; a wrong value fails the daemon at start here
   const storage = await ctx.storage(targetStorageName(ctx, undefined));
   const pipeline = await ctx.writePipeline();
   if (!pgdata) log.warn('PGDATA is not set: only absolute paths can be served');

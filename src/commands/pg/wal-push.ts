@@ -5,7 +5,7 @@ import { log } from '../../core/log.ts';
 import { UploadMarkers, markerDirFor } from '../../pg/wal/archive-status.ts';
 import { walPush } from '../../pg/wal/push.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
-import { positiveConcurrency, targetStorageName } from './settings.ts';
+import { checkWalMetadataLevel, positiveConcurrency, targetStorageName } from './settings.ts';
 
 /** Runs wal-push. Throws (exit 1) when the file could not be stored or a different copy is already archived. */
 export async function run(ctx: CommandContext, walFilePath: string, opts: { targetStorage?: string }): Promise<void> {
@@ -16,9 +16,7 @@ export async function run(ctx: CommandContext, walFilePath: string, opts: { targ
   const pipeline = await ctx.writePipeline();
   // compat: WAL-G logs the storage every wal-push writes to.
   log.info(`Files will be uploaded to storage: ${storage.name}`);
-  if (cfg.get('WALG_UPLOAD_WAL_METADATA').toUpperCase() !== 'NOMETADATA') {
-    log.warn('WALG_UPLOAD_WAL_METADATA is not supported by this build; no WAL metadata is uploaded');
-  }
+  checkWalMetadataLevel(ctx);
   if (cfg.getBool('WALG_USE_WAL_DELTA')) {
     log.warn('WALG_USE_WAL_DELTA is not supported by this build; delta backups will scan data files instead');
   }

@@ -40,7 +40,8 @@ export async function configureCrypter(config: Config): Promise<Crypter | undefi
   const sodiumKey = config.get('WALG_LIBSODIUM_KEY');
   const sodiumKeyPath = config.get('WALG_LIBSODIUM_KEY_PATH');
   if (sodiumKey || sodiumKeyPath) {
-    const transform = config.get('WALG_LIBSODIUM_KEY_TRANSFORM').toLowerCase();
+    // compat: WAL-G knows the three names in lower case only.
+    const transform = config.get('WALG_LIBSODIUM_KEY_TRANSFORM');
     if (!['none', 'hex', 'base64'].includes(transform)) {
       throw new ConfigError(`WALG_LIBSODIUM_KEY_TRANSFORM must be none, hex or base64, got '${transform}'`);
     }
