@@ -72,6 +72,11 @@ export class OverwriteRefusedError extends WalgError {
   override readonly code = 'OVERWRITE_REFUSED';
 }
 
+/** A backup in storage is of a kind this tool cannot restore yet (e.g. a MySQL incremental): refused, never half-done. */
+export class UnsupportedBackupError extends WalgError {
+  override readonly code = 'UNSUPPORTED_BACKUP';
+}
+
 /** The operation was cancelled (SIGINT/SIGTERM or an AbortSignal). */
 export class CancelledError extends WalgError {
   override readonly code = 'CANCELLED';

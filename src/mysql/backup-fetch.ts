@@ -1,10 +1,11 @@
 // backup-fetch / get-stream for MySQL and MariaDB: choose the backup (name, LATEST or user data, compat:
 // internal/backup_selector.go on stream sentinels), stream it decrypted, decompressed and merged into
-// WALG_STREAM_RESTORE_COMMAND's stdin (or any writable), then run WALG_MYSQL_BACKUP_PREPARE_COMMAND.
+// WALG_STREAM_RESTORE_COMMAND's stdin (or any writable), then run WALG_MYSQL_BACKUP_PREPARE_COMMAND. Incremental
+// backups (WAL-G's xtrabackup-push --full=false) are refused before anything runs.
 
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UsageError, WalgError, describeError } from '../core/errors.ts';
+import { UnsupportedBackupError, UsageError, WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Crypter } from '../pipeline/types.ts';
@@ -13,6 +14,7 @@ import { canonicalJson } from '../backup/select.ts';
 import { parseJsonExact } from '../backup/json.ts';
 import { runShell } from './command.ts';
 import { readStreamSentinel } from './sentinel.ts';
+import type { StreamSentinel } from './sentinel.ts';
 import { openBackupStream } from './stream.ts';
 
 /** Chooses a backup by name, LATEST, or sentinel UserData (exactly one must match). */
@@ -50,6 +52,16 @@ export async function writeBackupStream(storage: Storage, crypter: Crypter | und
   await pipeline(stream, dest, { signal });
 }
 
+/**
+ * Refuses an incremental backup (WAL-G's xtrabackup-push --full=false: IsIncremental, DeltaFrom): its stream holds
+ * only the pages changed since its base, and restoring it as if it were whole would leave a broken datadir.
+ */
+export function assertRestorable(backup: string, s: StreamSentinel): void {
+  if (!s.IsIncremental && !s.DeltaFrom) return;
+  const from = s.DeltaFrom ? ` (delta from ${s.DeltaFrom})` : '';
+  throw new UnsupportedBackupError(`backup ${backup} is incremental${from}: incremental MySQL backups are not restorable yet`);
+}
+
 /** Options of fetchToCommand. */
 export interface FetchToCommandOptions {
   storage: Storage;
@@ -65,8 +77,8 @@ export interface FetchToCommandOptions {
  * that exits early or unsuccessfully is reported by its exit status (not as a broken pipe).
  */
 export async function fetchToCommand(o: FetchToCommandOptions): Promise<void> {
-  // Read the sentinel first: a missing or unreadable backup must fail before the restore command starts.
-  await readStreamSentinel(o.storage, o.backup, o.signal);
+  // Read the sentinel first: a missing, unreadable or incremental backup must fail before the restore command starts.
+  assertRestorable(o.backup, await readStreamSentinel(o.storage, o.backup, o.signal));
   const stream = await openBackupStream(o.storage, o.crypter, o.backup, o.signal);
   const cmd = runShell(o.restoreCommand, { what: 'restore command', stdin: 'pipe', stdout: 'stderr', stderr: 'keep', signal: o.signal });
   let streamError: unknown;

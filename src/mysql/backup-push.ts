@@ -1,5 +1,6 @@
 // backup-push / stream-push for MySQL and MariaDB (walg-features.md §1.3, walg-format.md §6.1): read the server's
-// GTID state and the backup's BinLogStart, run WALG_STREAM_CREATE_COMMAND (or take stdin), upload its stdout as a
+// GTID state and the backup's BinLogStart, run WALG_STREAM_CREATE_COMMAND (or take stdin; an xtrabackup or
+// mariabackup command gets --extra-lsndir, and the sentinel the LSNs it writes there), upload its stdout as a
 // single or split stream, check the database connection survived, and only then write the sentinel. On any failure
 // the objects already uploaded are deleted, so a failed backup is never listed and leaves nothing behind.
 
@@ -19,6 +20,8 @@ import { encodeStreamSentinel, goLocalTime, streamBackupName, UNSPECIFIED_TOOL, 
 import type { StreamSentinel } from './sentinel.ts';
 import { uploadStream } from './stream.ts';
 import type { SplitOptions, UploadedStream } from './stream.ts';
+import { goArch, goOs, makeExtraLsnDir, readXtrabackupInfo, removeExtraLsnDir, withExtraLsnDir } from './xtrabackup.ts';
+import type { XtrabackupInfo } from './xtrabackup.ts';
 
 /** Where the backup stream comes from. */
 export type StreamSource = { kind: 'command'; command: string } | { kind: 'stdin'; stream: Readable };
@@ -99,15 +102,17 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
     }
     const { name, start } = await freshBackupName(storage, signal);
     log.info(`Backup will be pushed as ${name}`);
+    const xtrabackup = opts.source.kind === 'command' && isXtrabackupCommand(opts.source.command);
     let uploaded: UploadedStream;
+    let info: XtrabackupInfo = {};
     try {
-      uploaded = await uploadFromSource(ctx, opts.source, opts.split, name);
+      ({ uploaded, info } = await uploadFromSource(ctx, opts.source, opts.split, name));
       // A backup taken while our session with the server died is not trusted: the server may have gone away
       // under the backup tool too (compat: WAL-G would notice only at its next query).
       if (session) await session.ping();
       const binlogEnd = session ? await lastUploadedBinlog(storage, signal) : '';
       const sentinel: StreamSentinel = {
-        Tool: opts.source.kind === 'command' && isXtrabackupCommand(opts.source.command) ? XTRABACKUP_TOOL : UNSPECIFIED_TOOL,
+        Tool: xtrabackup ? XTRABACKUP_TOOL : UNSPECIFIED_TOOL,
         BinLogStart: binlogStart,
         BinLogEnd: binlogEnd,
         StartLocalTime: goLocalTime(start),
@@ -117,10 +122,14 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
         Hostname: host,
         ServerUUID: serverUuid,
         ServerVersion: version,
+        // compat: the machine wal-g runs on, for every xtrabackup command (WAL-G expects it to be the server's).
+        ServerArch: xtrabackup ? goArch() : undefined,
+        ServerOS: xtrabackup ? goOs() : undefined,
         IsPermanent: opts.permanent,
         IsIncremental: false,
         UserData: opts.userData,
-        LSN: null,
+        LSN: info.toLsn ?? null,
+        DeltaLSN: info.fromLsn,
         DeltaCount: 0,
       };
       log.info(`Backup sentinel: ${encodeStreamSentinel(sentinel)}`);
@@ -137,11 +146,27 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
   }
 }
 
-async function uploadFromSource(ctx: StreamPushContext, source: StreamSource, split: SplitOptions, name: string): Promise<UploadedStream> {
+/**
+ * Uploads the stream of `source`. An xtrabackup command gets --extra-lsndir (compat: enrichBackupArgs) and its
+ * xtrabackup_checkpoints LSNs are returned.
+ */
+async function uploadFromSource(ctx: StreamPushContext, source: StreamSource, split: SplitOptions, name: string): Promise<{ uploaded: UploadedStream; info: XtrabackupInfo }> {
   const up = (stream: Readable) => uploadStream(stream, { storage: ctx.storage, pipeline: ctx.pipeline, backup: name, split, signal: ctx.signal });
-  if (source.kind === 'stdin') return up(source.stream);
-  log.info(`Command to execute: ${source.command}`);
-  const cmd = runShell(source.command, { what: 'backup create command', stdout: 'pipe', stderr: 'keep', signal: ctx.signal });
+  if (source.kind === 'stdin') return { uploaded: await up(source.stream), info: {} };
+  if (!isXtrabackupCommand(source.command)) return { uploaded: await runAndUpload(ctx, source.command, up), info: {} };
+  const dir = await makeExtraLsnDir();
+  try {
+    const uploaded = await runAndUpload(ctx, withExtraLsnDir(source.command, dir), up);
+    return { uploaded, info: await readXtrabackupInfo(dir) };
+  } finally {
+    await removeExtraLsnDir(dir);
+  }
+}
+
+/** Runs the backup create command and uploads its stdout. */
+async function runAndUpload(ctx: StreamPushContext, command: string, up: (stream: Readable) => Promise<UploadedStream>): Promise<UploadedStream> {
+  log.info(`Command to execute: ${command}`);
+  const cmd = runShell(command, { what: 'backup create command', stdout: 'pipe', stderr: 'keep', signal: ctx.signal });
   let uploadError: unknown;
   let result: UploadedStream | undefined;
   try {

@@ -1,12 +1,13 @@
 // #6 acceptance 3: a failing stream command, a dropped database connection (the session killed, the server killed
 // mid-push) and a wrong DSN each end with one WAL-G error line, a non-zero exit, no backup listed and no object
-// left under basebackups_005/.
+// left under basebackups_005/. And an incremental backup (WAL-G's xtrabackup-push --full=false) refused by
+// backup-fetch in one line.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { walg } from '../helpers/cli.ts';
+import { baseEnv, walg } from '../helpers/cli.ts';
 import { initMariaDb, WALG_USER } from '../servers/mariadb.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
 import { assertOneLineFailure, listedBackups, mariabackupCommand, mysqlEnv, sleep, tempDir, walgOk } from '../helpers/mysql.ts';
@@ -52,7 +53,9 @@ describe('mysql: failed backups are never listed (acceptance 3)', { timeout: 300
   });
 
   it('the database connection killed while the stream runs', async () => {
-    const run = walg(['mysql', 'backup-push'], { ...env, WALG_STREAM_CREATE_COMMAND: `${mariabackupCommand(db, scratch)}; sleep 4` });
+    // The stream stays open 4 s after mariabackup (the trap); mariabackup stays last, so the --extra-lsndir that
+    // backup-push appends to the command (compat) reaches it.
+    const run = walg(['mysql', 'backup-push'], { ...env, WALG_STREAM_CREATE_COMMAND: `trap 'sleep 4' EXIT; ${mariabackupCommand(db, scratch)}` });
     // Wait for the backup tool to finish its part, then kill wal-g's own session.
     let killed = false;
     for (let i = 0; i < 100 && !killed; i++) {
@@ -93,5 +96,35 @@ describe('mysql: failed backups are never listed (acceptance 3)', { timeout: 300
     assertOneLineFailure(r, /lost connection to the database/i);
     assert.equal((await listedBackups(env)).length, 1, 'only the good backup is listed');
     assert.equal(leftovers().length, 2, 'only the good backup\'s stream and sentinel remain');
+  });
+});
+
+describe('mysql: an incremental backup (WAL-G xtrabackup-push --full=false) is refused by backup-fetch', () => {
+  it('one ERROR line naming it, exit 1, the restore command never started', async () => {
+    const store = tempDir('walg-mysql-store-');
+    try {
+      const full = 'stream_20240501T100000Z';
+      const inc = 'stream_20240501T110000Z';
+      const sentinel = (extra: string) => `{"Tool":"WALG_XTRABACKUP_TOOL","StartLocalTime":"2024-05-01T10:00:00Z","StopLocalTime":"2024-05-01T10:00:01Z","IsPermanent":false,${extra}}`;
+      mkdirSync(join(store, 'basebackups_005', full), { recursive: true });
+      mkdirSync(join(store, 'basebackups_005', inc));
+      writeFileSync(join(store, 'basebackups_005', full, 'stream'), 'full');
+      writeFileSync(join(store, 'basebackups_005', inc, 'stream'), 'increment');
+      writeFileSync(join(store, 'basebackups_005', `${full}_backup_stop_sentinel.json`), sentinel('"IsIncremental":false,"LSN":44420,"DeltaLSN":0,"DeltaCount":0'));
+      writeFileSync(join(store, 'basebackups_005', `${inc}_backup_stop_sentinel.json`),
+        sentinel(`"IsIncremental":true,"LSN":51200,"DeltaLSN":44420,"DeltaFrom":"${full}","DeltaFullName":"${full}","DeltaCount":1`));
+      const marker = join(store, 'restore-command-ran');
+      const env = { ...baseEnv({ WALG_FILE_PREFIX: store }), WALG_STREAM_RESTORE_COMMAND: `touch ${marker}; cat > /dev/null` };
+      for (const target of ['LATEST', inc]) {
+        const r = await walg(['mysql', 'backup-fetch', target], env);
+        assertOneLineFailure(r, new RegExp(`backup ${inc} is incremental \\(delta from ${full}\\): incremental MySQL backups are not restorable yet`));
+        assert.equal(r.code, 1);
+      }
+      assert.equal(existsSync(marker), false);
+      assert.equal((await walg(['mysql', 'backup-fetch', full], env)).code, 0, 'the full backup restores');
+      assert.equal(existsSync(marker), true);
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 });

@@ -58,6 +58,11 @@ describe('mysql: mariabackup backup + binlog PITR (acceptance 1)', { timeout: 30
     assert.ok(backup && /^stream_\d{8}T\d{6}Z$/.test(backup), `backup listed: ${backup}`);
     const sentinel = JSON.parse(readFileSync(join(store, 'basebackups_005', `${backup}_backup_stop_sentinel.json`), 'utf8'));
     assert.equal(sentinel.Tool, 'WALG_XTRABACKUP_TOOL');
+    // compat: --extra-lsndir's xtrabackup_checkpoints give LSN (to_lsn) and DeltaLSN (from_lsn, 0 for a full backup).
+    assert.ok(typeof sentinel.LSN === 'number' && sentinel.LSN > 0, `LSN recorded: ${sentinel.LSN}`);
+    assert.equal(sentinel.DeltaLSN, 0);
+    assert.equal(sentinel.ServerOS, 'linux');
+    assert.match(sentinel.ServerArch, /^(amd64|arm64|386|arm)$/);
     assert.equal(sentinel.BinLogStart, 'mysql-bin.000001', 'BinLogStart: the newest archived binlog behind the backup GTID');
 
     // Writes across several rotations, each closed binlog archived right away.

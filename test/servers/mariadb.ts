@@ -22,10 +22,13 @@ export class MariaDb {
   readonly socket: string;
   readonly port: number;
   readonly logFile: string;
+  /** Base name of the binlogs (`<binlogBase>.000001` ...). */
+  readonly binlogBase: string;
   private proc: ChildProcess | undefined;
 
-  constructor(baseDir: string, port: number) {
+  constructor(baseDir: string, port: number, binlogBase = 'mysql-bin') {
     this.baseDir = baseDir;
+    this.binlogBase = binlogBase;
     this.dataDir = join(baseDir, 'data');
     this.socket = join(baseDir, 'mysqld.sock');
     this.port = port;
@@ -42,7 +45,7 @@ export class MariaDb {
   private serverArgs(): string[] {
     return [
       '--no-defaults', `--datadir=${this.dataDir}`, `--socket=${this.socket}`, `--port=${this.port}`,
-      '--bind-address=127.0.0.1', `--log-bin=${join(this.dataDir, 'mysql-bin')}`, '--server-id=1', '--binlog-format=ROW',
+      '--bind-address=127.0.0.1', `--log-bin=${join(this.dataDir, this.binlogBase)}`, '--server-id=1', '--binlog-format=ROW',
       `--pid-file=${join(this.baseDir, 'mysqld.pid')}`, `--log-error=${this.logFile}`, '--skip-name-resolve',
       '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=16M', '--max-connections=50',
     ];
@@ -116,11 +119,14 @@ export class MariaDb {
   }
 }
 
-/** Initialises a datadir in a fresh temp dir (not started). */
-export async function initMariaDb(): Promise<MariaDb> {
+/**
+ * Initialises a datadir in a fresh temp dir (not started). `binlogBase` names the binlogs (default mysql-bin); a
+ * name of its own keeps WAL-G's binlog cache (in the passwd home, whatever HOME says) from skipping this server's.
+ */
+export async function initMariaDb(opts: { binlogBase?: string } = {}): Promise<MariaDb> {
   if (!existsSync(MARIADBD)) throw new Error(`${MARIADBD} not found (apt-get install mariadb-server)`);
   const base = userTempDir('walg-mariadb-');
-  const db = new MariaDb(base, await freePort());
+  const db = new MariaDb(base, await freePort(), opts.binlogBase);
   await runAs('mariadb-install-db', ['--no-defaults', `--datadir=${db.dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { cwd: base });
   return db;
 }

@@ -1,0 +1,116 @@
+// Unit tests: an incremental MySQL backup (the sentinel WAL-G's xtrabackup-push --full=false writes) is refused by
+// backup-fetch before the restore command starts, with one typed error that exits 1; and the xtrabackup pieces of
+// backup-push: --extra-lsndir, xtrabackup_checkpoints LSNs parsed as Go's ParseLSN, Go's OS and architecture names.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
+import { UnsupportedBackupError } from '../../src/core/errors.ts';
+import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.ts';
+import { assertRestorable, fetchToCommand, selectStreamBackup } from '../../src/mysql/backup-fetch.ts';
+import { uploadStream } from '../../src/mysql/stream.ts';
+import { encodeStreamSentinel, writeStreamSentinel } from '../../src/mysql/sentinel.ts';
+import type { StreamSentinel } from '../../src/mysql/sentinel.ts';
+import { goArch, goOs, parseLsn, parseXtrabackupCheckpoints, readXtrabackupInfo, withExtraLsnDir } from '../../src/mysql/xtrabackup.ts';
+
+const FULL = 'stream_20240501T100000Z';
+const INC = 'stream_20240501T110000Z';
+
+/** The sentinel of a full xtrabackup backup, as WAL-G's backup-push writes it. */
+const full: StreamSentinel = {
+  Tool: 'WALG_XTRABACKUP_TOOL', BinLogStart: 'mysql-bin.000002', BinLogEnd: 'mysql-bin.000002',
+  StartLocalTime: '2024-05-01T10:00:00Z', StopLocalTime: '2024-05-01T10:00:09Z', UncompressedSize: 10, CompressedSize: 5,
+  Hostname: 'db1', ServerVersion: '10.11.19-MariaDB', ServerArch: 'amd64', ServerOS: 'linux',
+  IsPermanent: false, IsIncremental: false, LSN: 44420n, DeltaLSN: 0n, DeltaCount: 0,
+};
+/** Its first increment, with the fields HandleBackupPush sets for one (IncrementFrom, IncrementFullName, ...). */
+const incremental: StreamSentinel = {
+  ...full, StartLocalTime: '2024-05-01T11:00:00Z', StopLocalTime: '2024-05-01T11:00:03Z', IsIncremental: true,
+  LSN: 51200n, DeltaLSN: 44420n, DeltaFrom: FULL, DeltaFullName: FULL, DeltaCount: 1,
+};
+
+async function storeWith(backups: Array<[string, StreamSentinel]>): Promise<MemoryStorage> {
+  const storage = new MemoryStorage();
+  for (const [name, s] of backups) {
+    await uploadStream(Readable.from([Buffer.from(`stream of ${name}`)]), { storage, pipeline: {}, backup: name, split: { partitions: 0, blockSize: 1 << 20, maxFileSize: 0 } });
+    await writeStreamSentinel(storage, name, s);
+  }
+  return storage;
+}
+
+describe('mysql backup-fetch refuses incremental backups', () => {
+  it('the sentinel WAL-G writes for an incremental is the one we refuse', () => {
+    assert.match(encodeStreamSentinel(incremental), /"IsIncremental":true,"LSN":51200,"DeltaLSN":44420,"DeltaFrom":"stream_20240501T100000Z","DeltaFullName":"stream_20240501T100000Z","DeltaCount":1}$/);
+    assert.doesNotThrow(() => assertRestorable(FULL, full));
+    assert.throws(() => assertRestorable(INC, incremental), (err: unknown) => {
+      assert.ok(err instanceof UnsupportedBackupError);
+      assert.equal(err.message, `backup ${INC} is incremental (delta from ${FULL}): incremental MySQL backups are not restorable yet`);
+      assert.ok(!err.message.includes('\n'), 'one line');
+      assert.equal(exitCodeFor(err), EXIT.FAILURE);
+      return true;
+    });
+    // A sentinel naming a base without the flag (or the flag without a base) is an incremental all the same.
+    assert.throws(() => assertRestorable(INC, { ...incremental, IsIncremental: false }), UnsupportedBackupError);
+    assert.throws(() => assertRestorable(INC, { ...incremental, DeltaFrom: undefined }), /backup stream_20240501T110000Z is incremental: /);
+  });
+
+  it('LATEST and the name are refused before the restore command starts', async () => {
+    const storage = await storeWith([[FULL, full], [INC, incremental]]);
+    const dir = mkdtempSync(join(tmpdir(), 'walg-unit-incremental-'));
+    try {
+      const marker = join(dir, 'restore-command-ran');
+      for (const target of ['LATEST', INC]) {
+        const backup = await selectStreamBackup(storage, target, undefined);
+        assert.equal(backup, INC);
+        await assert.rejects(fetchToCommand({ storage, backup, restoreCommand: `touch ${marker}` }), UnsupportedBackupError);
+      }
+      assert.equal(existsSync(marker), false, 'the restore command never ran');
+      assert.equal(await selectStreamBackup(storage, FULL, undefined), FULL, 'the full backup stays selectable');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mysql backup-push: xtrabackup LSNs and platform', () => {
+  it('parses LSNs as Go\'s strconv.ParseUint(s, 0, 64)', () => {
+    assert.equal(parseLsn('44420'), 44420n);
+    assert.equal(parseLsn('0'), 0n);
+    assert.equal(parseLsn('0x1f'), 31n);
+    assert.equal(parseLsn('0b101'), 5n);
+    assert.equal(parseLsn('017'), 15n);
+    assert.equal(parseLsn('0o17'), 15n);
+    assert.equal(parseLsn('18446744073709551615'), 18446744073709551615n);
+    for (const bad of ['18446744073709551616', '', '-1', '12a', '09', ' 1']) assert.equal(parseLsn(bad), undefined, bad);
+  });
+
+  it('reads mariabackup\'s xtrabackup_checkpoints', async () => {
+    const text = 'backup_type = incremental\nfrom_lsn = 44420\nto_lsn = 51200\nlast_lsn = 51234\nrecover_binlog_info = 0\n';
+    assert.deepEqual(parseXtrabackupCheckpoints(text), { fromLsn: 44420n, toLsn: 51200n, lastLsn: 51234n });
+    assert.deepEqual(parseXtrabackupCheckpoints('backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = x\n'), { fromLsn: 0n, toLsn: undefined });
+    const dir = mkdtempSync(join(tmpdir(), 'walg-unit-lsndir-'));
+    try {
+      assert.deepEqual(await readXtrabackupInfo(dir), {}, 'a missing file: no LSNs (a warning)');
+      writeFileSync(join(dir, 'xtrabackup_checkpoints'), text);
+      assert.equal((await readXtrabackupInfo(dir)).toLsn, 51200n);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('appends --extra-lsndir to the whole command, as WAL-G does', () => {
+    assert.equal(withExtraLsnDir('mariabackup --backup --stream=xbstream', '/tmp/wal-g1'), 'mariabackup --backup --stream=xbstream --extra-lsndir=/tmp/wal-g1');
+  });
+
+  it('names the platform as Go does', () => {
+    assert.equal(goArch('x64'), 'amd64');
+    assert.equal(goArch('ia32'), '386');
+    assert.equal(goArch('arm64'), 'arm64');
+    assert.equal(goOs('linux'), 'linux');
+    assert.equal(goOs('win32'), 'windows');
+    assert.equal(goOs('darwin'), 'darwin');
+  });
+});
