@@ -98,6 +98,19 @@ export class CommandContext {
     return mergedStorage(alive);
   }
 
+  /**
+   * The storages a reader goes through one by one, each with its name (compat: WAL-G's "unite all storages"
+   * listings, which tag every object with the storage holding it): every alive one in order, or only `target`
+   * when it names one. Without failovers: the primary alone, as 'default'.
+   */
+  async memberStorages(target = 'default'): Promise<Array<{ name: string; storage: Storage }>> {
+    if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined || target !== 'default') {
+      const storage = await this.storage(target);
+      return [{ name: storage.name, storage }];
+    }
+    return (await this.failoverSet(this.checkWritable)).allAlive(this.signal);
+  }
+
   /** The primary and failover storages, opened once (the read-write status cache when `write`). */
   private failoverSet(write: boolean): Promise<StorageSet> {
     this.storageSet ??= import('../storage/failover/failover.ts').then((m) => m.openStorageSet(this.config, { write, rateLimit: !this.turbo }));
