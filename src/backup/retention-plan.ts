@@ -127,11 +127,17 @@ function retainTarget(c: Ctx, count: number, modifier: DeleteModifier): Retentio
   return undefined;
 }
 
-/** compat: getBeforeChoiceFunc — the newest backup whose sentinel name starts with `name` (FIND_FULL: its full). */
-function beforeNameTarget(c: Ctx, name: string, modifier: DeleteModifier): RetentionBackup {
+/**
+ * compat: getBeforeChoiceFunc — the newest backup whose sentinel name starts with `name` (FIND_FULL: its full).
+ * `named` receives the backup the name matched (FIND_FULL walks on from it to a full).
+ */
+function beforeNameTarget(c: Ctx, name: string, modifier: DeleteModifier, named?: { backup?: RetentionBackup }): RetentionBackup {
   let met = false;
   for (const b of newestFirst(c)) {
-    met = met || sentinelName(b).startsWith(name);
+    if (!met && sentinelName(b).startsWith(name)) {
+      met = true;
+      if (named) named.backup = b;
+    }
     if (modifier === 'FIND_FULL' ? met && b.isFull : met) return b;
   }
   // compat: WAL-G fails with its bare errNotFound ("not found"); the name is added for the operator.
@@ -139,10 +145,10 @@ function beforeNameTarget(c: Ctx, name: string, modifier: DeleteModifier): Reten
 }
 
 /** compat: FindTargetBeforeTime — the oldest backup taken at or after `time`, then as by name. */
-function beforeTimeTarget(c: Ctx, time: Date, modifier: DeleteModifier): RetentionBackup | undefined {
+function beforeTimeTarget(c: Ctx, time: Date, modifier: DeleteModifier, named?: { backup?: RetentionBackup }): RetentionBackup | undefined {
   const t = time.getTime();
   const potential = sortedOldestFirst(c).find((b) => c.timeOf(b) >= t);
-  return potential ? beforeNameTarget(c, sentinelName(potential), modifier) : undefined;
+  return potential ? beforeNameTarget(c, sentinelName(potential), modifier, named) : undefined;
 }
 
 /** compat: FindTargetRetainAfterName/Time — the older of the retain target and the oldest backup to keep by --after. */
@@ -185,7 +191,7 @@ function markObjects(plan: DeletePlan, keys: readonly string[], pick: (key: stri
  * deleted while the delta stays). WAL-G does not check this; it can only happen with unusual delta bases, and a
  * restore of such a backup would fail, so refusing is the safe answer.
  */
-function checkDependencies(c: Ctx, plan: DeletePlan): void {
+function checkDependencies(c: Ctx, plan: DeletePlan, hint?: string): void {
   const deleted = new Set(plan.deletedBackups);
   const byName = new Map(c.input.backups.map((b) => [b.name, b]));
   for (const b of c.input.backups) {
@@ -195,26 +201,65 @@ function checkDependencies(c: Ctx, plan: DeletePlan): void {
       seen.add(p);
       if (deleted.has(p)) {
         throw new DeleteRefusedError(`backup ${b.name} depends on ${p}, which this delete would remove; `
-          + `refusing (delete ${b.name} too, e.g. with a later target or FIND_FULL)`);
+          + `refusing (${hint ?? `delete ${b.name} too, e.g. with a later target or FIND_FULL`})`);
       }
     }
   }
 }
 
 /**
+ * The kept backups sorting before `named` whose delta chain reaches a backup in `deleted` (transitively: a delta
+ * of such a backup goes too). Sorted by name, for the log.
+ */
+function orphansBefore(c: Ctx, deleted: ReadonlySet<string>, named: RetentionBackup): string[] {
+  const byName = new Map(c.input.backups.map((b) => [b.name, b]));
+  const gone = new Set(deleted);
+  const out: string[] = [];
+  const broken = (b: RetentionBackup) => {
+    const seen = new Set<string>();
+    for (let p = b.deltaFrom; p !== undefined && !seen.has(p); p = byName.get(p)?.deltaFrom) {
+      if (gone.has(p)) return p;
+      seen.add(p);
+    }
+    return undefined;
+  };
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const b of c.input.backups) {
+      if (gone.has(b.name) || c.perm.backups.has(b.name) || !c.less(sentinelName(b), sentinelName(named))) continue;
+      const p = broken(b);
+      if (p === undefined) continue;
+      c.say({ level: 'info', text: `Backup ${b.name} depends on ${p}, which is deleted; deleting it too, as it is before ${named.name}` });
+      gone.add(b.name);
+      out.push(b.name);
+      changed = true;
+    }
+  }
+  return out.sort();
+}
+
+/**
  * compat: DeleteBeforeTargetWhere — the target must be a full backup; every object that sorts before it and is
  * not permanent (and passes `scope`) is deleted: older backups' sentinels and folders, leftover folders, WAL.
+ * With `named` (before FIND_FULL: the backup the operator named, `target` being the full found from it), a backup
+ * kept by that cut but sorting before `named` whose delta base is deleted goes too (WAL-G leaves it listed without
+ * its base). Any other kept backup left without its base makes the plan refused (checkDependencies).
  */
-function deleteBefore(c: Ctx, target: RetentionBackup, scope: (key: string) => boolean = () => true): DeletePlan {
+function deleteBefore(c: Ctx, target: RetentionBackup, scope: (key: string) => boolean = () => true, named?: RetentionBackup): DeletePlan {
   if (!target.isFull) {
     // compat: WAL-G prints the sentinel object's name here.
     throw new DeleteRefusedError(`${sentinelName(target)} is incremental and it's predecessors cannot be deleted. Consider FIND_FULL option.`);
   }
   c.say({ level: 'info', text: 'Start delete' });
   const t = sentinelName(target);
-  const plan = markObjects(emptyPlan(c, true, target.name), c.input.objects,
-    (key) => scope(key) && c.less(key, t) && !isPermanentObject(key, c.perm));
-  checkDependencies(c, plan);
+  const pick = (key: string) => scope(key) && c.less(key, t) && !isPermanentObject(key, c.perm);
+  let plan = markObjects(emptyPlan(c, true, target.name), c.input.objects, pick);
+  const orphans = named ? new Set(orphansBefore(c, new Set(plan.deletedBackups), named)) : new Set<string>();
+  if (orphans.size > 0) {
+    const inOrphan = (key: string) => key.startsWith(BASEBACKUPS_PATH) && orphans.has(leftmostBackupName(key.slice(BASEBACKUPS_PATH.length)));
+    plan = markObjects(emptyPlan(c, true, target.name), c.input.objects, (key) => pick(key) || inOrphan(key));
+  }
+  checkDependencies(c, plan, named ? `it is not before ${named.name}, so it is kept, but its base is older than ${target.name}` : undefined);
   return plan;
 }
 
@@ -239,12 +284,13 @@ export function planBefore(input: RetentionInput, opts: { target: string; modifi
   const time = parseRfc3339(opts.target);
   if (time && time.getTime() > now.getTime()) throw new UsageError('cannot delete before future date');
   const c = makeCtx(input, rules, opts.storageName ?? 'default', !!input.useSentinelTime);
-  const target = time ? beforeTimeTarget(c, time, opts.modifier) : beforeNameTarget(c, opts.target, opts.modifier);
+  const named: { backup?: RetentionBackup } = {};
+  const target = time ? beforeTimeTarget(c, time, opts.modifier, named) : beforeNameTarget(c, opts.target, opts.modifier, named);
   if (!target) {
     c.say({ level: 'info', text: 'No backup found for deletion' });
     return emptyPlan(c, false);
   }
-  return deleteBefore(c, target);
+  return deleteBefore(c, target, undefined, opts.modifier === 'FIND_FULL' ? named.backup : undefined);
 }
 
 /** `delete everything [FORCE]`: every object in the storage; refused while permanent backups exist unless FORCE. */

@@ -317,6 +317,25 @@ describe('permanence and ordering rules', () => {
     assert.throws(() => planBefore(input(odd), { target: B.F2, modifier: 'NONE' }), /depends on base_000000010000000000000005/);
   });
 
+  test('before FIND_FULL: an older chain reaching between the full found and the named delta goes with its base', () => {
+    // F1 <- D1a, F2, D1b (0x0d, from D1a, between F2 and the target), D2 (0x0f, from F2): the target.
+    const d1b = delta(0x0d, 0x07);
+    const d2 = delta(0x0f, 0x0b);
+    const chains: FixtureBackup[] = [
+      { name: B.F1, seg: 0x05 }, { name: B.D1a, seg: 0x07, parent: B.F1, fullName: B.F1 }, { name: B.F2, seg: 0x0b },
+      { name: d1b, seg: 0x0d, parent: B.D1a, fullName: B.F1 }, { name: d2, seg: 0x0f, parent: B.F2, fullName: B.F2 },
+    ];
+    const plan = planBefore(input(chains), { target: d2, modifier: 'FIND_FULL' });
+    assert.equal(plan.target, B.F2);
+    // What WAL-G deletes (everything before F2), plus D1b; D1b's WAL (after F2) stays for F2 and D2.
+    assertDeletes(plan, [B.F1, B.D1a, d1b], walRange(0x01, 0x0a));
+    assert.ok(plan.messages.some((m) => m.text === `Backup ${d1b} depends on ${B.D1a}, which is deleted; deleting it too, as it is before ${d2}`));
+    // Without FIND_FULL the same cut stays refused; and a chain reaching past the named backup is refused too.
+    assert.throws(() => planBefore(input(chains), { target: B.F2, modifier: 'NONE' }), DeleteRefusedError);
+    assert.throws(() => planBefore(input(chains), { target: d1b, modifier: 'FIND_FULL' }),
+      (err: Error) => err instanceof DeleteRefusedError && /depends on .*it is not before/.test(err.message));
+  });
+
   test('timeline 2 WAL is newer than any timeline 1 backup; a timeline 2 target deletes timeline 1 WAL', () => {
     const plan = planRetain(input(), { count: 3, modifier: 'NONE' });
     for (const s of [0x16, 0x17, 0x18]) assert.ok(!marked(plan).includes(walKey(2, s)));
