@@ -101,14 +101,17 @@ export class CommandContext {
   /**
    * The storages a reader goes through one by one, each with its name (compat: WAL-G's "unite all storages"
    * listings, which tag every object with the storage holding it): every alive one in order, or only `target`
-   * when it names one. Without failovers: the primary alone, as 'default'.
+   * when one is named ('default' too: the primary alone). Without failovers: the primary alone, as 'default'.
    */
-  async memberStorages(target = 'default'): Promise<Array<{ name: string; storage: Storage }>> {
-    if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined || target !== 'default') {
-      const storage = await this.storage(target);
+  async memberStorages(target?: string): Promise<Array<{ name: string; storage: Storage }>> {
+    if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined) {
+      const storage = await this.storage(target ?? 'default');
       return [{ name: storage.name, storage }];
     }
-    return (await this.failoverSet(this.checkWritable)).allAlive(this.signal);
+    const set = await this.failoverSet(this.checkWritable);
+    if (target === undefined) return set.allAlive(this.signal);
+    if (target === 'all') throw new ConfigError(`a specific storage name was expected instead of 'all'`);
+    return [await set.specific(target, this.signal)];
   }
 
   /** The primary and failover storages, opened once (the read-write status cache when `write`). */

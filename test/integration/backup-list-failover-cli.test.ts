@@ -62,6 +62,11 @@ test('backup-list with a failover storage: one row per (backup, storage), in WAL
   const only = await walg(['backup-list', '--target-storage', 'good_failover', '--config', cfg], env);
   assert.equal(only.code, 0, only.stderr);
   assert.equal(only.stdout.toString(), `${PLAIN.split('\n')[0]}\n${PLAIN.split('\n').slice(3).join('\n')}`);
+  // compat: naming 'default' lists the primary alone, as WAL-G's UseSpecificStorage does.
+  const primary = await walg(['backup-list', '--target-storage', 'default', '--config', cfg], env);
+  assert.equal(primary.code, 0, primary.stderr);
+  assert.match(primary.stderr, /List backups from storages: \[default\]$/m);
+  assert.equal(primary.stdout.toString(), `${PLAIN.split('\n').slice(0, 3).join('\n')}\n`);
 });
 
 test('delete retain FULL 1 with a failover storage: each object marked, counted and deleted once per storage holding it', async () => {

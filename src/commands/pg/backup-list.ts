@@ -65,7 +65,7 @@ async function listRows(members: ReadonlyArray<{ name: string; storage: Storage 
 
 /** Lists backups of the (target) storage to stdout. "No backups found" is logged (unless --json) and is not an error. */
 export async function run(ctx: CommandContext, opts: BackupListOptions): Promise<void> {
-  const members = await ctx.memberStorages(opts.targetStorage || 'default');
+  const members = await ctx.memberStorages(opts.targetStorage || undefined);
   log.info(`List backups from storages: [${members.map((m) => m.name).join(' ')}]`);
   let rows = await listRows(members, ctx.signal);
   if (rows.length === 0 && !opts.json) log.info('No backups found');
