@@ -4,7 +4,6 @@
 // begins with those modules already evaluated instead of compiling and running them again.
 import { startupSnapshot } from 'node:v8';
 import { main } from './main.ts';
-import { applyCertEnv } from '../core/tls-roots.ts';
 
 /** Resolves once everything written to `stream` so far has been handed to the OS. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {
@@ -20,8 +19,6 @@ function start(): void {
   // libuv's thread pool runs file I/O, fsync and the lz4 block jobs (src/native): with its default 4 threads, a few
   // fsyncs in flight stall decoding. Set before the pool's first use, unless the user chose a size.
   process.env.UV_THREADPOOL_SIZE ??= '8';
-  // compat: SSL_CERT_FILE / SSL_CERT_DIR add trusted roots, as they do for WAL-G's Go TLS clients.
-  applyCertEnv();
   // A reader that closes stdout early (`| head`) must not turn into an unhandled 'error' event.
   process.stdout.on('error', () => {});
   void main(process.argv.slice(2)).then(async (code) => {

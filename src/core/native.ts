@@ -33,6 +33,19 @@ export interface WalgNative {
   xxh32Update(state: Uint8Array, data: Uint8Array): void;
   xxh32UpdateAsync(state: Uint8Array, data: Uint8Array): Promise<unknown>;
   xxh32Digest(state: Uint8Array): number;
+  /**
+   * Creates `path` (O_NOFOLLOW, truncating), checks it is a regular file, writes `chunks` from offset 0 and sets
+   * `mode`, in one thread-pool job; resolves with the open descriptor (give it to fileSyncClose). Rejects with an
+   * Error carrying `errno` (0 for "not a regular file") and `syscall`, the descriptor already closed.
+   */
+  fileCreateWrite(path: string, chunks: Uint8Array[], mode: number): Promise<number>;
+  /** fsyncs (when `sync`) and closes `fd`, in one job; the descriptor is closed even when fsync fails. */
+  fileSyncClose(fd: number, sync: boolean): Promise<void>;
+}
+
+/** The walg addon's exports (loaded on first use). */
+export function walgNative(): WalgNative {
+  return loadNative<WalgNative>('walg');
 }
 
 const cache = new Map<string, unknown>();

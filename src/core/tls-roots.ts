@@ -1,7 +1,9 @@
 // The trust roots of TLS clients (every HTTPS storage: S3, GCS, Azure, Swift), extended like Go's crypto/x509 does it
 // on Linux for WAL-G: the certificates of the file SSL_CERT_FILE names and of the files in the SSL_CERT_DIR
-// directories (':'-separated) are trusted too. Read once per process, only when one of them is set. node:tls and
-// node:crypto are loaded only then: this module is part of dist/wal-g's startup snapshot, which cannot hold node:tls.
+// directories (':'-separated) are trusted too. Read once per process, only when one of them is set, and only when a
+// network storage is opened (src/storage/registry.ts): parsing a system bundle (SSL_CERT_DIR=/etc/ssl/certs is common)
+// takes tens of milliseconds, which a wal-push to a file storage must not pay. node:tls and node:crypto are loaded
+// only then: this module is part of dist/wal-g's startup snapshot, which cannot hold node:tls.
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,13 +40,16 @@ export function extraRootsFromEnv(env: NodeJS.ProcessEnv): string[] {
   return roots;
 }
 
+let applied = false;
+
 /**
  * compat: WAL-G, a Go program, trusts the certificates SSL_CERT_FILE and SSL_CERT_DIR name (a private CA of an S3
  * or Azure endpoint, say). Adds them to the default roots of every TLS client of this process; the bundled roots
- * stay trusted. Does nothing when neither is set.
+ * stay trusted. Does nothing when neither is set, and nothing after the first call that found one set.
  */
 export function applyCertEnv(env: NodeJS.ProcessEnv = process.env): void {
-  if (!env.SSL_CERT_FILE && !env.SSL_CERT_DIR) return;
+  if (applied || (!env.SSL_CERT_FILE && !env.SSL_CERT_DIR)) return;
+  applied = true;
   const extra = extraRootsFromEnv(env);
   if (extra.length === 0) return;
   const tls = process.getBuiltinModule('node:tls');

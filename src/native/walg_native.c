@@ -7,6 +7,7 @@
  *   xxh32(data, seed?)                  -> number           one-shot xxHash32
  *   xxh32State(seed?) -> Buffer; xxh32Update(state, data); xxh32Digest(state) -> number   streaming xxHash32
  *   xxh32UpdateAsync(state, data)       -> Promise<void>    xxh32Update on the thread pool; the caller orders them
+ *   fileCreateWrite, fileSyncClose                          restore's file writes (walg_files.c)
  *
  * The asynchronous calls run on libuv's thread pool, so several blocks are coded on other cores while the main
  * thread reads, frames and writes; no worker threads (and no second V8 heap) are needed. Every buffer is supplied
@@ -444,6 +445,8 @@ static napi_value js_xxh32_digest(napi_env env, napi_callback_info info) {
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
+int walg_files_init(napi_env env, napi_value exports); /* walg_files.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"lz4CompressBlock", NULL, lz4_compress_block, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -458,6 +461,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"xxh32Digest", NULL, js_xxh32_digest, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (!walg_files_init(env, exports)) return NULL;
   return exports;
 }
 

@@ -3,6 +3,7 @@
 // retries (wrap/retry.ts), the network rate limit (wrap/rate-limit.ts) and WALG_STORAGE_PREFIX (wrap/prefix.ts).
 
 import { ConfigError } from '../core/errors.ts';
+import { applyCertEnv } from '../core/tls-roots.ts';
 import type { Config } from '../config/load.ts';
 import type { Storage } from './types.ts';
 
@@ -60,6 +61,9 @@ export async function openStorage(config: Config, name = 'default', opts: OpenSt
 /** Opens the bare driver of storage type `type` (lazily importing only that driver module). */
 async function openDriver(config: Config, type: ReturnType<typeof configuredStorageType>, name: string): Promise<Storage> {
   const prefix = type ? config.get(`WALG_${type}_PREFIX`)! : undefined;
+  // compat: SSL_CERT_FILE / SSL_CERT_DIR add trusted roots, as they do for WAL-G's Go TLS clients; read only for a
+  // storage that may speak TLS (src/core/tls-roots.ts).
+  if (type !== undefined && type !== 'FILE' && type !== 'SSH') applyCertEnv();
   let storage: Storage;
   switch (type) {
     case undefined:

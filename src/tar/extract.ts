@@ -7,12 +7,25 @@ import { constants } from 'node:fs';
 import { chmod, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { CancelledError, LocalFileError } from '../core/errors.ts';
+import { constants as osConstants } from 'node:os';
+import { doneWith } from '../core/lent-buffers.ts';
+import { walgNative } from '../core/native.ts';
 import { log } from '../core/log.ts';
 import { TAR_TYPE } from './header.ts';
 import type { TarEntry } from './reader.ts';
 
 /** Positioned file writes kept in flight per extracted file. */
 const WRITE_WINDOW = 4;
+/**
+ * Files whose writing may still run after their entry returned, at most this many and holding at most this many
+ * content bytes: a file's open, write, chmod and fsync hand-off are thread-pool round trips, and waiting for each in
+ * turn left a restore of many small files idle between them. Memory stays bounded (the bytes held are views of
+ * decoded blocks, src/core/lent-buffers.ts).
+ */
+const PENDING_FILES = 64;
+const PENDING_BYTES = 8 << 20;
+/** A file at most this long is read whole from the archive first, then opened and written behind (see above). */
+const SMALL_FILE = 1 << 20;
 
 /**
  * Applies one increment in place: reads an entry's `content` (an increment in the caller's format, e.g. WAL-G's
@@ -71,6 +84,11 @@ export class SafeExtractor {
   private readonly opts: ExtractOptions;
   private readonly realDirs = new Set<string>();
   private readonly mountPaths = new Set<string>();
+  /** Files still being written, by path: their completion (which never rejects: see failure). */
+  private readonly pending = new Map<string, Promise<void>>();
+  private pendingBytes = 0;
+  /** The first failure of a file written behind; the extraction fails with it. */
+  private failure: unknown;
 
   constructor(opts: ExtractOptions) {
     this.opts = opts;
@@ -118,6 +136,7 @@ export class SafeExtractor {
       p = join(p, part);
       if (this.realDirs.has(p)) continue;
       if (this.mountPaths.has(p)) throw this.refuse(name, `it would be written through the tablespace link '${p}'`);
+      await this.settled(p); // a file of that name still being written: checked as it will be
       try {
         await mkdir(p, 0o750);
       } catch (err) {
@@ -130,16 +149,30 @@ export class SafeExtractor {
     }
   }
 
-  /** Extracts every entry of an archive (see entry()). */
+  /**
+   * Extracts every entry of an archive (see entry()). Resolves or rejects only once no file is being written any
+   * more; rejects with the first failure, of an entry or of a file written behind.
+   */
   async extractAll(entries: AsyncIterable<TarEntry>): Promise<void> {
-    for await (const e of entries) await this.entry(e);
+    try {
+      for await (const e of entries) await this.entry(e);
+    } finally {
+      await this.idle();
+    }
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Extracts one entry (consuming its content when it is a regular file that is written). */
+  /**
+   * Extracts one entry (consuming its content when it is a regular file that is written). A regular file may still
+   * be written after this returns: call settle() after the last entry (extractAll does).
+   */
   async entry(e: TarEntry): Promise<void> {
     if (this.opts.signal?.aborted) throw new CancelledError('extraction cancelled', { cause: this.opts.signal.reason });
+    if (this.failure !== undefined) throw this.failure;
     const h = e.header;
     const t = this.resolve(h.name);
+    // Entries are applied in archive order: anything at a path whose file is still being written waits for it.
+    await this.settled(t.path);
     switch (h.type) {
       case TAR_TYPE.directory: {
         if (t.parts.length === 0 && t.base === this.opts.root) {
@@ -180,6 +213,7 @@ export class SafeExtractor {
       case TAR_TYPE.hardlink: {
         if (t.parts.length === 0) throw this.refuse(h.name, 'a link cannot replace the target directory');
         const src = this.resolve(h.linkname, h.name);
+        await this.settled(src.path);
         // The source's directories must be real directories too, and the source a regular file.
         await this.mkdirs(h.name, src.base, src.parts.slice(0, -1));
         const st = await lstat(src.path).catch(() => undefined);
@@ -218,51 +252,157 @@ export class SafeExtractor {
     else await fh.close();
   }
 
-  private async writeFile(name: string, path: string, e: TarEntry, mode: number): Promise<void> {
-    // O_NOFOLLOW: a symlink at the final component (e.g. from another tar) makes the open fail instead of
-    // writing through it.
+  /** Waits for the file being written at `path`, if any. */
+  private async settled(path: string): Promise<void> {
+    const p = this.pending.get(path);
+    if (p !== undefined) await p;
+  }
+
+  /** Waits until no file is being written (failures stay in `failure`). */
+  private async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending.values());
+  }
+
+  /** Waits for every file written behind; throws the first failure. */
+  async settle(): Promise<void> {
+    await this.idle();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Runs the rest of a file's writing behind the extraction, within PENDING_FILES and PENDING_BYTES. */
+  private async behind(path: string, bytes: number, work: () => Promise<void>): Promise<void> {
+    const done: Promise<void> = work().catch((err: unknown) => { this.failure ??= err; }).finally(() => {
+      if (this.pending.get(path) === done) this.pending.delete(path);
+      this.pendingBytes -= bytes;
+    });
+    this.pending.set(path, done);
+    this.pendingBytes += bytes;
+    while (this.pending.size >= PENDING_FILES || this.pendingBytes > PENDING_BYTES) await Promise.race(this.pending.values());
+  }
+
+  /**
+   * Creates `path` (O_NOFOLLOW: a symlink at the final component, e.g. from another tar, makes the open fail instead
+   * of writing through it) and checks it is a regular file.
+   */
+  private async create(name: string, path: string): Promise<FileHandle> {
     let fh;
     try {
       fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw this.refuse(name, `'${path}' is a symbolic link`);
-      throw new LocalFileError(`failed to create new file: '${path}'`, { cause: err });
+      throw this.createError(name, path, Object.assign(err as Error, { syscall: 'open' }));
     }
-    let bytes = 0;
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw this.refuse(name, `'${path}' exists and is not a regular file`);
-      // Positioned writes, up to WRITE_WINDOW in flight: the thread-pool writes overlap with decoding the next
-      // chunks on the main thread. Memory stays bounded by the window (chunks are at most 1 MiB).
-      const inFlight = new Set<Promise<void>>();
-      let failure: unknown;
-      const writeAt = async (chunk: Buffer, pos: number) => {
-        let off = 0;
-        while (off < chunk.length) {
-          const { bytesWritten } = await fh!.write(chunk, off, chunk.length - off, pos + off);
-          off += bytesWritten;
-        }
-      };
-      for await (const chunk of e.chunks()) {
-        if (failure !== undefined) throw failure;
-        const p: Promise<void> = writeAt(chunk, bytes).catch((err: unknown) => { failure ??= err; }).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        bytes += chunk.length;
-        if (inFlight.size >= WRITE_WINDOW) await Promise.race(inFlight);
-      }
-      await Promise.all(inFlight);
-      if (failure !== undefined) throw failure;
+      if (!(await fh.stat()).isFile()) throw this.refuse(name, `'${path}' exists and is not a regular file`);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    return fh;
+  }
+
+  /** The error for a file that could not be created and written (node:fs or walg_files.c failures alike). */
+  private createError(name: string, path: string, err: unknown): Error {
+    if (err instanceof LocalFileError) return err;
+    const e = err as { code?: string; errno?: number; syscall?: string };
+    // walg_files.c gives the positive errno; node:fs a negative one with its code.
+    const code = e.code ?? Object.entries(osConstants.errno).find(([, v]) => v === e.errno)?.[0];
+    if (e.syscall === 'open' && code === 'ELOOP') return this.refuse(name, `'${path}' is a symbolic link`);
+    if (e.syscall === 'open') return new LocalFileError(`failed to create new file: '${path}'`, { cause: err });
+    if (e.syscall === 'fstat' && e.errno === 0) return this.refuse(name, `'${path}' exists and is not a regular file`);
+    return new LocalFileError(`failed to write '${path}': ${code ?? (err as Error).message}`, { cause: err });
+  }
+
+  /** Sets the mode, then syncs and closes (or hands over to syncBehind); on failure closes and removes the file. */
+  private async complete(name: string, path: string, fh: FileHandle, mode: number, bytes: number): Promise<void> {
+    try {
       await fh.chmod(mode & 0o777);
       if (this.opts.fsync !== false && !this.opts.syncBehind) await fh.sync();
     } catch (err) {
-      await fh.close().catch(() => {});
-      await unlink(path).catch(() => {});
+      await this.discard(path, fh);
       throw err;
     }
     const behind = this.opts.fsync !== false ? this.opts.syncBehind : undefined;
     if (behind) await behind.add(fh, path); // synced and closed there
     else await fh.close();
     this.opts.onFile?.(name, bytes);
+  }
+
+  private async discard(path: string, fh: FileHandle): Promise<void> {
+    await fh.close().catch(() => {});
+    await unlink(path).catch(() => {});
+  }
+
+  private async writeFile(name: string, path: string, e: TarEntry, mode: number): Promise<void> {
+    const size = e.remaining;
+    if (size <= SMALL_FILE) {
+      // Whole content first (views of decoded blocks, mostly one), then everything else behind the extraction, in
+      // one thread-pool job (src/native/walg_files.c) and one more for the fsync and close.
+      const chunks: Buffer[] = [];
+      for await (const c of e.chunks()) chunks.push(c);
+      await this.behind(path, size, async () => {
+        let fd: number;
+        try {
+          fd = await walgNative().fileCreateWrite(path, chunks.length > 64 ? [Buffer.concat(chunks)] : chunks, mode & 0o777);
+        } catch (err) {
+          await unlink(path).catch(() => {});
+          throw this.createError(name, path, err);
+        } finally {
+          for (const c of chunks) doneWith(c);
+        }
+        const behind = this.opts.fsync !== false ? this.opts.syncBehind : undefined;
+        if (behind) await behind.add(fd, path); // synced and closed there
+        else {
+          try {
+            await walgNative().fileSyncClose(fd, this.opts.fsync !== false);
+          } catch (err) {
+            throw new LocalFileError(`failed to ${(err as { syscall?: string }).syscall ?? 'close'} '${path}'`, { cause: err });
+          }
+        }
+        this.opts.onFile?.(name, size);
+      });
+      return;
+    }
+    const fh = await this.create(name, path);
+    let bytes = 0;
+    // Positioned writes, up to WRITE_WINDOW in flight: the thread-pool writes overlap with decoding the next
+    // chunks on the main thread. Memory stays bounded by the window (chunks are at most 1 MiB).
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    try {
+      for await (const chunk of e.chunks()) {
+        if (failure !== undefined) throw failure;
+        // Once written, the chunk's bytes go back to the decoder that lent them (src/core/lent-buffers.ts).
+        const p: Promise<void> = writeAll(fh, [chunk], bytes).catch((err: unknown) => { failure ??= err; }).finally(() => { inFlight.delete(p); doneWith(chunk); });
+        inFlight.add(p);
+        bytes += chunk.length;
+        if (inFlight.size >= WRITE_WINDOW) await Promise.race(inFlight);
+      }
+    } catch (err) {
+      await Promise.all(inFlight);
+      await this.discard(path, fh);
+      throw err;
+    }
+    // The last writes, the mode and the fsync hand-off go on behind the next entries.
+    await this.behind(path, Math.min(bytes, WRITE_WINDOW << 20), async () => {
+      await Promise.all(inFlight);
+      if (failure !== undefined) {
+        await this.discard(path, fh);
+        throw failure;
+      }
+      await this.complete(name, path, fh, mode, bytes);
+    });
+  }
+}
+
+/** Writes `chunks` one after the other into `fh` from `pos`, completing short writes. */
+async function writeAll(fh: FileHandle, chunks: Buffer[], pos: number): Promise<void> {
+  for (const chunk of chunks) {
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, pos + off);
+      off += bytesWritten;
+    }
+    pos += chunk.length;
   }
 }
 
@@ -276,7 +416,7 @@ export class SafeExtractor {
 export class SyncBehind {
   readonly #limit: number;
   readonly #maxQueued: number;
-  readonly #queue: Array<{ fh: FileHandle; path: string }> = [];
+  readonly #queue: Array<{ file: FileHandle | number; path: string }> = [];
   #running = 0;
   #error: unknown;
   #waiters: Array<() => void> = [];
@@ -286,9 +426,12 @@ export class SyncBehind {
     this.#maxQueued = Math.max(1, maxQueued);
   }
 
-  /** Takes over `fh` (of `path`, for messages): it is synced, then closed. Resolves when the queue has room. */
-  async add(fh: FileHandle, path: string): Promise<void> {
-    this.#queue.push({ fh, path });
+  /**
+   * Takes over `file`, a FileHandle or a descriptor from walg_files.c (of `path`, for messages): it is synced, then
+   * closed. Resolves when the queue has room.
+   */
+  async add(file: FileHandle | number, path: string): Promise<void> {
+    this.#queue.push({ file, path });
     this.#pump();
     while (this.#queue.length >= this.#maxQueued) await new Promise<void>((r) => this.#waiters.push(r));
   }
@@ -301,12 +444,14 @@ export class SyncBehind {
 
   #pump(): void {
     while (this.#running < this.#limit && this.#queue.length > 0) {
-      const { fh, path } = this.#queue.shift()!;
+      const { file, path } = this.#queue.shift()!;
       this.#running++;
-      void fh.sync().catch((err: unknown) => {
+      // A descriptor is synced and closed in one job (closed even when fsync fails); a FileHandle in two.
+      const synced = typeof file === 'number' ? walgNative().fileSyncClose(file, true) : file.sync();
+      void synced.catch((err: unknown) => {
         this.#error ??= new LocalFileError(`failed to fsync '${path}'`, { cause: err });
       }).finally(async () => {
-        await fh.close().catch(() => {});
+        if (typeof file !== 'number') await file.close().catch(() => {});
         this.#running--;
         this.#pump();
         for (const w of this.#waiters.splice(0)) w(); // each waiter re-checks its own condition

@@ -3,10 +3,15 @@
 
 import { Readable } from 'node:stream';
 import { CorruptObjectError } from '../core/errors.ts';
+import { doneWith } from '../core/lent-buffers.ts';
 import { BLOCK, MAX_SPECIAL, ZERO_BLOCK, checkHeaderChecksum, decodeHeader, isExtendedType, parsePax, peekHeader } from './header.ts';
 import type { TarHeader } from './header.ts';
 
-/** Pull-based byte source over an async iterable of chunks, with a leftover buffer. */
+/**
+ * Pull-based byte source over an async iterable of chunks, with a leftover buffer. Every byte leaves it once: to an
+ * entry's consumer (chunks()), who may report it with doneWith (src/core/lent-buffers.ts), or to this file, which
+ * reports what it consumed itself (headers, padding, skipped content) so that lent decoder blocks come back.
+ */
 class ByteSource {
   private readonly it: AsyncIterator<Uint8Array>;
   private buf: Buffer = Buffer.alloc(0);
@@ -36,7 +41,10 @@ class ByteSource {
     return out;
   }
 
-  /** Exactly `n` bytes; null when the input ends before the first byte; throws when it ends inside. */
+  /**
+   * Exactly `n` bytes; null when the input ends before the first byte; throws when it ends inside. The caller
+   * reports the result with doneWith once it has parsed it.
+   */
   async exact(n: number, what: string): Promise<Buffer | null> {
     const first = await this.pull(n);
     if (!first) return null;
@@ -49,7 +57,9 @@ class ByteSource {
       parts.push(c);
       got += c.length;
     }
-    return Buffer.concat(parts, n);
+    const joined = Buffer.concat(parts, n);
+    for (const p of parts) doneWith(p);
+    return joined;
   }
 
   async skip(n: number, what: string): Promise<void> {
@@ -58,6 +68,7 @@ class ByteSource {
       const c = await this.pull(Math.min(left, 1 << 20));
       if (!c) throw new CorruptObjectError(`tar: unexpected end of archive inside ${what}`);
       left -= c.length;
+      doneWith(c);
     }
   }
 
@@ -69,6 +80,7 @@ class ByteSource {
       for (let i = 0; i < c.length; i++) {
         if (c[i] !== 0) throw new CorruptObjectError(`tar: unexpected data after the end-of-archive marker (offset ${this.offset - c.length + i})`);
       }
+      doneWith(c);
     }
   }
 }
@@ -78,7 +90,10 @@ export interface TarEntry {
   readonly header: TarHeader;
   /** Content bytes not yet consumed. */
   readonly remaining: number;
-  /** The content as chunks, pulled from the archive on demand (backpressure by construction). Use at most once. */
+  /**
+   * The content as chunks, pulled from the archive on demand (backpressure by construction). Use at most once.
+   * A consumer may report each chunk with doneWith (src/core/lent-buffers.ts) once nothing reads it any more.
+   */
   chunks(): AsyncIterable<Buffer>;
   /** The content as a Readable (built on chunks()). */
   readonly body: Readable;
@@ -160,8 +175,10 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarO
       return;
     }
     if (block.equals(ZERO_BLOCK)) {
+      doneWith(block);
       const second = await src.exact(BLOCK, 'the end-of-archive marker');
       if (second && !second.equals(ZERO_BLOCK)) throw new CorruptObjectError('tar: invalid end-of-archive marker');
+      if (second) doneWith(second);
       if (opts.strictTrailer !== false) await src.requireZerosToEnd();
       return;
     }
@@ -172,7 +189,6 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarO
       if (size > MAX_SPECIAL) throw new CorruptObjectError(`tar: extended header too large (${size} bytes)`);
       const data = (await src.exact(size, 'an extended header')) ?? Buffer.alloc(0);
       if (data.length !== size) throw new CorruptObjectError('tar: unexpected end of archive inside an extended header');
-      await src.skip((BLOCK - (size % BLOCK)) % BLOCK, 'padding');
       if (type === 'x') pax = { ...pax, ...parsePax(data) };
       else if (type === 'g') globalPax = { ...globalPax, ...parsePax(data) };
       else {
@@ -180,10 +196,13 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarO
         const s = data.toString('utf8', 0, end < 0 ? data.length : end);
         if (type === 'L') longName = s; else longLink = s;
       }
+      doneWith(data); // parsed into strings: nothing reads these bytes any more
+      await src.skip((BLOCK - (size % BLOCK)) % BLOCK, 'padding');
       continue;
     }
 
     const header = decodeHeader(block, peeked, { ...globalPax, ...pax }, longName, longLink);
+    doneWith(block);
     pax = {};
     longName = undefined;
     longLink = undefined;

@@ -1,7 +1,8 @@
-// The project's own addon (src/native/walg_native.c, built by `make native`): liblz4 blocks on the thread pool and
-// xxHash32. Checks the contract the LZ4 frame codec relies on: async and sync calls agree and round-trip, a block
-// that does not fit reports 0, a malformed block is an error (never a crash or a short success), dictionaries
-// (linked blocks) work, bad arguments throw TypeError, and many concurrent calls on shared input stay correct.
+// The project's own addon (src/native/walg_native.c and walg_files.c, built by `make native`): liblz4 blocks on the
+// thread pool, xxHash32 and restore's file jobs. Checks the contract the LZ4 frame codec relies on: async and sync
+// calls agree and round-trip, a block that does not fit reports 0, a malformed block is an error (never a crash or a
+// short success), dictionaries (linked blocks) work, bad arguments throw TypeError, and many concurrent calls on
+// shared input stay correct; and that file jobs write what they are given and refuse what extraction refuses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -84,4 +85,38 @@ test('64 concurrent block jobs on the thread pool all return correct data', asyn
   const comp = await Promise.all(blocks.map(async (b) => { const d = Buffer.alloc(b.length); return d.subarray(0, await n.lz4CompressBlock(b, d)); }));
   const back = await Promise.all(comp.map(async (c, i) => { const d = Buffer.alloc(blocks[i]!.length); await n.lz4DecompressBlock(c, d); return d; }));
   back.forEach((b, i) => assert.ok(b.equals(blocks[i]!), `block ${i}`));
+});
+
+test('fileCreateWrite / fileSyncClose: chunks written in order with the mode; links, directories, FIFOs refused', async () => {
+  const { mkdtempSync, readFileSync, statSync, symlinkSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'walg-native-files-'));
+  try {
+    const chunks = [text(5000, 1), Buffer.alloc(0), text(70000, 2).subarray(3), Buffer.from('tail')];
+    const file = join(dir, 'f');
+    writeFileSync(file, 'old content that is longer than nothing'.repeat(5000)); // truncated
+    const fd = await n.fileCreateWrite(file, chunks, 0o640);
+    assert.ok(Number.isInteger(fd) && fd > 2);
+    await n.fileSyncClose(fd, true);
+    assert.ok(readFileSync(file).equals(Buffer.concat(chunks)));
+    assert.equal(statSync(file).mode & 0o777, 0o640);
+    await n.fileSyncClose(await n.fileCreateWrite(join(dir, 'empty'), [], 0o600), false);
+    assert.equal(statSync(join(dir, 'empty')).size, 0);
+    // The descriptor is closed: a second close fails with EBADF.
+    await assert.rejects(n.fileSyncClose(fd, false), (e: Error & { errno?: number; syscall?: string }) => e.syscall === 'close' && e.errno === 9);
+    symlinkSync(join(dir, 'f'), join(dir, 'link'));
+    await assert.rejects(n.fileCreateWrite(join(dir, 'link'), [Buffer.from('x')], 0o600), (e: Error & { errno?: number; syscall?: string }) => e.syscall === 'open' && e.errno === 40);
+    assert.ok(readFileSync(file).equals(Buffer.concat(chunks)), 'never written through a symlink');
+    mkdirSync(join(dir, 'd'));
+    await assert.rejects(n.fileCreateWrite(join(dir, 'd'), [Buffer.from('x')], 0o600), (e: Error & { errno?: number; syscall?: string }) => e.syscall === 'open' && e.errno === 21);
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    await assert.rejects(n.fileCreateWrite(join(dir, 'fifo'), [Buffer.from('x')], 0o600), (e: Error & { errno?: number; syscall?: string }) => e.syscall === 'open' && e.errno === 6, 'ENXIO, not a blocked pool thread');
+    assert.throws(() => n.fileCreateWrite(join(dir, 'a\0b'), [], 0o600), TypeError);
+    assert.throws(() => n.fileCreateWrite(join(dir, 'x'), ['not a buffer' as unknown as Buffer], 0o600), TypeError);
+    assert.throws(() => n.fileSyncClose(-1, true), TypeError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

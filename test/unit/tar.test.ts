@@ -192,6 +192,57 @@ describe('confined extraction', () => {
     });
   }
 
+  test('files written behind the extraction keep archive order: same name twice, links, then a directory of that name', async () => {
+    const base = tmp('walg-tar-order-');
+    try {
+      const root = join(base, 'root');
+      mkdirSync(root);
+      const big = pattern(3 << 20); // streamed, not read whole first
+      const many = Array.from({ length: 200 }, (_, i): [TarHeaderInput, Buffer] => [{ name: `/many/${i}`, type: '0', size: 10 + i, mode: 0o600 }, pattern(10 + i)]);
+      await extractInto(root, [
+        [{ name: '/many', type: '5', mode: 0o700 }],
+        [{ name: '/pair', type: '5', mode: 0o700 }],
+        ...many,
+        // Pairs of the same name and file + hard link pairs, many, so that a missing wait shows as a race.
+        ...Array.from({ length: 100 }, (_, i): [TarHeaderInput, Buffer?][] => [
+          [{ name: `/pair/${i}`, type: '0', size: 300_000, mode: 0o600 }, pattern(300_000)],
+          [{ name: `/pair/${i}`, type: '0', size: 3, mode: 0o600 }, Buffer.from('new')],
+          [{ name: `/pair/h${i}`, type: '0', size: 4, mode: 0o600 }, Buffer.from('hard')],
+          [{ name: `/pair/l${i}`, type: '1', linkname: `/pair/h${i}` }],
+        ]).flat(),
+        [{ name: '/twice', type: '0', size: 5, mode: 0o600 }, Buffer.from('first')],
+        [{ name: '/twice', type: '0', size: 6, mode: 0o644 }, Buffer.from('second')],
+        [{ name: '/small', type: '0', size: 5, mode: 0o600 }, Buffer.from('small')],
+        [{ name: '/hard-small', type: '1', linkname: '/small' }],
+        [{ name: '/big', type: '0', size: big.length, mode: 0o640 }, big],
+        [{ name: '/hard', type: '1', linkname: '/big' }],
+        [{ name: '/soft', type: '2', linkname: 'twice' }],
+      ], 'root-relative');
+      assert.equal(readFileSync(join(root, 'twice'), 'utf8'), 'second');
+      assert.equal(lstatSync(join(root, 'twice')).mode & 0o777, 0o644);
+      assert.equal(readFileSync(join(root, 'hard-small'), 'utf8'), 'small');
+      assert.ok(readFileSync(join(root, 'hard')).equals(big));
+      assert.equal(lstatSync(join(root, 'hard')).ino, lstatSync(join(root, 'big')).ino);
+      assert.equal(readFileSync(join(root, 'soft'), 'utf8'), 'second');
+      for (const [h, data] of many) assert.ok(readFileSync(join(root, h.name)).equals(data), h.name);
+      for (let i = 0; i < 100; i++) {
+        assert.equal(readFileSync(join(root, `pair/${i}`), 'utf8'), 'new');
+        assert.equal(readFileSync(join(root, `pair/l${i}`), 'utf8'), 'hard');
+      }
+      // A file, then a path through it: refused as if the file had been written before the next entry started.
+      await assert.rejects(extractInto(join(root, 'many'), [
+        [{ name: '/f', type: '0', size: 1 }, Buffer.from('x')],
+        [{ name: '/f/x', type: '0', size: 1 }, Buffer.from('y')],
+      ], 'root-relative'), (e: unknown) => e instanceof LocalFileError && /'\/f\/x'.*is not a directory/.test(e.message));
+      // A file that cannot be created fails the extraction, which returns only once nothing is written any more.
+      mkdirSync(join(root, 'taken'));
+      await assert.rejects(extractInto(root, [
+        [{ name: '/taken', type: '0', size: 1 }, Buffer.from('x')],
+        ...many.map(([h, d]): [TarHeaderInput, Buffer] => [{ ...h, name: `/later${h.name}` }, d]),
+      ], 'root-relative'), (e: unknown) => e instanceof LocalFileError && /failed to create new file: '.*taken'/.test(e.message));
+    } finally { rmSync(base, { recursive: true, force: true }); }
+  });
+
   test('a symlink already on disk (e.g. from a concurrent tar) is never written through', async () => {
     const base = tmp('walg-tar-race-');
     try {

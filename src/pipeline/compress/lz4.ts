@@ -10,6 +10,7 @@ import {
   FLG_VERSION_01, FRAME_HEADER, FRAME_MAGIC, LINKED_HISTORY, LZ4_BLOCK_SIZE, SKIPPABLE_MAGIC, SKIPPABLE_MAGIC_MASK, SYNC_BELOW,
   UNCOMPRESSED_BIT, Xxh32, compressBlock, corrupt, decompressBlock, inFlight, noop, xxh32,
 } from './lz4-frame.ts';
+import { doneWith, lendDownstream, releaseHold } from '../../core/lent-buffers.ts';
 
 /**
  * Chunks lent to the encoder by their producer (backup-push's file reader, through Compressor.lend), with the
@@ -199,9 +200,13 @@ class Lz4FrameDecoder extends Transform {
   readonly #spare: Buffer[] = [];
   /** Output buffers whose short result was copied out, free for the next block. */
   readonly #spareOut: Buffer[] = [];
+  /** Resolves the wait of #emit once the reader wants more (see _read). */
+  #readWanted: (() => void) | null = null;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#feed(chunk).then(() => cb(), cb);
+    // Every byte of `chunk` is copied (into a block or a field) by the time #feed resolves: a storage read buffer
+    // lent to us goes back to its reader (src/core/lent-buffers.ts).
+    this.#feed(chunk).then(() => { doneWith(chunk); cb(); }, cb);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -298,7 +303,7 @@ class Lz4FrameDecoder extends Transform {
         this.#blockRaw = (word & UNCOMPRESSED_BIT) !== 0;
         this.#blockSize = word & 0x7fffffff;
         if (this.#blockSize > this.#blockMax) throw corrupt(`block of ${this.#blockSize} bytes exceeds the frame's ${this.#blockMax}`);
-        this.#block = this.#takeBuffer();
+        this.#block = this.#takeBuffer(this.#blockSize);
         this.#blockFill = 0;
         this.#state = S_BLOCK_DATA;
         if (this.#blockSize === 0) await this.#blockComplete();
@@ -333,16 +338,28 @@ class Lz4FrameDecoder extends Transform {
     else await this.#submit();
   }
 
-  /** A buffer for the current frame's largest block. */
-  #takeBuffer(): Buffer {
-    const need = this.#blockMax;
-    let b = this.#spare.pop();
-    while (b && b.length < need) b = this.#spare.pop();
-    return b ?? Buffer.allocUnsafeSlow(need);
+  /**
+   * A buffer for a stored block of `size` bytes. Compressed blocks are usually a fraction of the frame maximum
+   * (4 MiB), so buffers are sized to the block, rounded up to 64 KiB so that similar blocks share them.
+   */
+  #takeBuffer(size: number): Buffer {
+    const i = this.#spare.findIndex((b) => b.length >= size);
+    if (i >= 0) return this.#spare.splice(i, 1)[0]!;
+    return Buffer.allocUnsafeSlow(Math.min(this.#blockMax, Math.ceil(Math.max(size, 1) / 0x10000) * 0x10000));
   }
 
+  /** Keeps a stored-block buffer for later blocks (bounded as #recycleOut's pool; the smallest go when too many). */
   #recycle(block: Buffer): void {
-    if (this.#spare.length < inFlight()) this.#spare.push(block);
+    if (this.#spare.length >= 2 * inFlight() + 2) this.#spare.sort((a, b) => a.length - b.length).shift();
+    this.#spare.push(block);
+  }
+
+  /**
+   * Lends a decoded block downstream (src/core/lent-buffers.ts): readers that report its bytes give `buf` back to
+   * `pool` for a later block instead of leaving it to the garbage collector. The content checksum holds it too.
+   */
+  #lend(buf: Buffer, bytes: number, giveBack: () => void): void {
+    lendDownstream(buf, bytes, this.#contentChecksum ? 1 : 0, giveBack);
   }
 
   async #submit(): Promise<void> {
@@ -368,7 +385,11 @@ class Lz4FrameDecoder extends Transform {
    * one (tar headers, the tail) is copied out so that its output buffer is reused for the next block.
    */
   async #decode(block: Buffer, size: number, raw: boolean, dict: Buffer | null): Promise<Buffer> {
-    if (raw) return block.subarray(0, size); // the buffer goes downstream, not back to #spare
+    if (raw) {
+      // The stored bytes are the output: the buffer goes downstream and comes back to #spare when lent back.
+      this.#lend(block, size, () => this.#recycle(block));
+      return block.subarray(0, size);
+    }
     // The frame's maximum bounds every valid block: a block decoding to more is malformed and fails in liblz4.
     let dst = this.#spareOut.pop();
     if (!dst || dst.length < this.#blockMax) dst = Buffer.allocUnsafeSlow(this.#blockMax);
@@ -380,10 +401,20 @@ class Lz4FrameDecoder extends Transform {
     }
     if (n < COPY_BELOW && n < this.#blockMax) {
       const out = Buffer.from(dst.subarray(0, n));
-      if (this.#spareOut.length <= inFlight()) this.#spareOut.push(dst);
+      this.#recycleOut(dst);
       return out;
     }
+    const out = dst;
+    this.#lend(out, n, () => this.#recycleOut(out));
     return dst.subarray(0, n);
+  }
+
+  /**
+   * Keeps every output buffer that comes back: a buffer is only allocated when none is free, so the pool never
+   * exceeds the most blocks out at once, and dropping returns would only turn them into garbage and reallocate.
+   */
+  #recycleOut(dst: Buffer): void {
+    this.#spareOut.push(dst);
   }
 
   async #emitOldest(): Promise<void> {
@@ -398,12 +429,25 @@ class Lz4FrameDecoder extends Transform {
     if (out.length > this.#blockMax) throw corrupt('block decodes to more than the frame maximum');
     if (this.#contentChecksum) {
       // Hashed on the pool while the block goes downstream (nobody writes into decoded blocks); bounded backlog.
-      this.#hash.feed(out).catch(noop);
+      this.#hash.feed(out).then(() => releaseHold(out), noop);
       if (this.#hash.pending > inFlight()) await this.#hash.settled();
     }
     this.#produced += out.length;
     if (this.#linked) this.#remember(out);
-    if (out.length > 0) this.push(out);
+    // Backpressure per block: one input chunk may hold many small compressed blocks (64 all-zero 4 MiB blocks fit
+    // in 1 MiB), and Transform only waits between chunks, so without this a chunk could buffer hundreds of MiB.
+    if (out.length === 0) return;
+    // Armed before push(): a reader in flowing mode may call _read from inside it.
+    const wanted = new Promise<void>((resolve) => { this.#readWanted = resolve; });
+    if (this.push(out)) this.#readWanted = null;
+    else await wanted;
+  }
+
+  override _read(size: number): void {
+    const wanted = this.#readWanted;
+    this.#readWanted = null;
+    wanted?.();
+    super._read(size);
   }
 
   /** Keeps the last 64 KiB of output as the dictionary for the next linked block (copied: `out` goes downstream). */

@@ -1,0 +1,249 @@
+/*
+ * walg_files: restore's file writes as single thread-pool jobs, part of the walg_native addon (walg_native.c
+ * registers them).
+ *
+ *   fileCreateWrite(path, chunks, mode) -> Promise<number>  open(O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW, 0600), check it
+ *                                                            is a regular file, write every chunk from offset 0,
+ *                                                            fchmod(mode); resolves with the open descriptor
+ *   fileSyncClose(fd, sync)             -> Promise<void>    fsync (when sync) then close; the descriptor is closed
+ *                                                            even when fsync fails
+ *
+ * A restore of a PostgreSQL cluster writes thousands of small files. Through node:fs each of open, fstat, write,
+ * fchmod, fsync and close is a round trip to the thread pool, with a promise, a request object and a wake-up of a
+ * pool thread each; here a small file costs two. Failures reject with an Error whose `errno` is the positive errno
+ * and `syscall` the call that failed ("open", "fstat", "write", "fchmod", "fsync", "close"); a path that is not a
+ * regular file rejects with syscall "fstat" and errno 0. fileCreateWrite closes the descriptor before it rejects
+ * (the caller removes the file); the chunks are referenced until the promise settles and must not change.
+ */
+#define NAPI_VERSION 8
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define MAX_CHUNKS 64
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref chunks_ref;
+  int create; /* 1: fileCreateWrite, 0: fileSyncClose */
+  char *path;
+  struct iovec iov[MAX_CHUNKS];
+  int niov;
+  mode_t mode;
+  int fd;
+  int sync;
+  int err; /* errno of the failure, or -1 for "not a regular file"; 0 = success */
+  const char *syscall;
+} file_job;
+
+static void fail(file_job *j, const char *syscall, int err) {
+  j->syscall = syscall;
+  j->err = err;
+}
+
+static int write_all(int fd, struct iovec *iov, int n) {
+  off_t pos = 0;
+  while (n > 0) {
+    ssize_t w = pwritev(fd, iov, n > IOV_MAX ? IOV_MAX : n, pos);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    pos += w;
+    /* Skip what was written: whole chunks, then the start of a partly written one. */
+    while (n > 0 && (size_t)w >= iov->iov_len) {
+      w -= (ssize_t)iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (char *)iov->iov_base + w;
+      iov->iov_len -= (size_t)w;
+    }
+  }
+  return 0;
+}
+
+static void run_create(file_job *j) {
+  /* O_NONBLOCK: a FIFO at the path fails (ENXIO) instead of blocking a pool thread; no effect on regular files. */
+  int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+  if (fd < 0) {
+    fail(j, "open", errno);
+    return;
+  }
+  struct stat st;
+  int err = 0;
+  const char *call = NULL;
+  if (fstat(fd, &st) != 0) { err = errno; call = "fstat"; }
+  else if (!S_ISREG(st.st_mode)) { err = -1; call = "fstat"; }
+  else if ((err = write_all(fd, j->iov, j->niov)) != 0) call = "write";
+  else if (fchmod(fd, j->mode) != 0) { err = errno; call = "fchmod"; }
+  if (call != NULL) {
+    close(fd);
+    fail(j, call, err);
+    return;
+  }
+  j->fd = fd;
+}
+
+static void run_sync_close(file_job *j) {
+  if (j->sync && fsync(j->fd) != 0) {
+    int err = errno;
+    close(j->fd);
+    fail(j, "fsync", err);
+    return;
+  }
+  /* close(2) may report EINTR after the descriptor is already gone on Linux: never retried. */
+  if (close(j->fd) != 0 && errno != EINTR) fail(j, "close", errno);
+}
+
+static void execute_file_job(napi_env env, void *data) {
+  (void)env;
+  file_job *j = (file_job *)data;
+  if (j->create) run_create(j);
+  else run_sync_close(j);
+}
+
+static void complete_file_job(napi_env env, napi_status status, void *data) {
+  file_job *j = (file_job *)data;
+  napi_value v;
+  if (status != napi_ok || j->err != 0) {
+    napi_value msg, prop;
+    const char *text = status != napi_ok ? "walg_native: file job cancelled"
+      : j->err < 0 ? "not a regular file" : strerror(j->err);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &v);
+    napi_create_int32(env, j->err < 0 ? 0 : j->err, &prop);
+    napi_set_named_property(env, v, "errno", prop);
+    napi_create_string_utf8(env, j->syscall ? j->syscall : "job", NAPI_AUTO_LENGTH, &prop);
+    napi_set_named_property(env, v, "syscall", prop);
+    napi_reject_deferred(env, j->deferred, v);
+  } else {
+    if (j->create) napi_create_int32(env, j->fd, &v);
+    else napi_get_undefined(env, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+  }
+  if (j->chunks_ref) napi_delete_reference(env, j->chunks_ref);
+  napi_delete_async_work(env, j->work);
+  free(j->path);
+  free(j);
+}
+
+static napi_value queue_file_job(napi_env env, file_job *j) {
+  napi_value promise, name;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, j->create ? "walg:file-create-write" : "walg:file-sync-close", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute_file_job, complete_file_job, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    /* Only reachable when the engine is failing; the promise (if any) stays pending, the error is thrown. */
+    if (j->chunks_ref) napi_delete_reference(env, j->chunks_ref);
+    free(j->path);
+    free(j);
+    napi_throw_error(env, NULL, "walg_native: cannot queue a file job");
+    return NULL;
+  }
+  return promise;
+}
+
+static napi_value file_create_write(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  bool is_array = false;
+  size_t path_len = 0;
+  int32_t mode = 0;
+  if (argc < 3 || napi_get_value_string_utf8(env, args[0], NULL, 0, &path_len) != napi_ok ||
+      napi_is_array(env, args[1], &is_array) != napi_ok || !is_array || napi_get_value_int32(env, args[2], &mode) != napi_ok) {
+    napi_throw_type_error(env, NULL, "walg_native: expected (path: string, chunks: Buffer[], mode: number)");
+    return NULL;
+  }
+  uint32_t n = 0;
+  napi_get_array_length(env, args[1], &n);
+  if (n > MAX_CHUNKS) {
+    napi_throw_range_error(env, NULL, "walg_native: too many chunks for one file job");
+    return NULL;
+  }
+  file_job *j = (file_job *)calloc(1, sizeof *j);
+  char *path = (char *)malloc(path_len + 1);
+  if (j == NULL || path == NULL) {
+    free(j);
+    free(path);
+    napi_throw_error(env, NULL, "walg_native: out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, args[0], path, path_len + 1, &path_len);
+  if (strlen(path) != path_len) { /* a NUL inside the name would open another file */
+    free(j);
+    free(path);
+    napi_throw_type_error(env, NULL, "walg_native: path contains a NUL byte");
+    return NULL;
+  }
+  j->create = 1;
+  j->path = path;
+  j->mode = (mode_t)(mode & 07777);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    bool ok = false;
+    void *p = NULL;
+    size_t len = 0;
+    if (napi_get_element(env, args[1], i, &el) == napi_ok && napi_is_typedarray(env, el, &ok) == napi_ok && ok) {
+      napi_typedarray_type type;
+      napi_value ab;
+      size_t off;
+      ok = napi_get_typedarray_info(env, el, &type, &len, &p, &ab, &off) == napi_ok && type == napi_uint8_array;
+    }
+    if (!ok) {
+      free(path);
+      free(j);
+      napi_throw_type_error(env, NULL, "walg_native: chunks must be Buffers");
+      return NULL;
+    }
+    j->iov[j->niov].iov_base = p;
+    j->iov[j->niov].iov_len = len;
+    j->niov++;
+  }
+  /* The array keeps every chunk (and so its memory) alive until the job completes. */
+  if (napi_create_reference(env, args[1], 1, &j->chunks_ref) != napi_ok) {
+    free(path);
+    free(j);
+    return NULL;
+  }
+  return queue_file_job(env, j);
+}
+
+static napi_value file_sync_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  int32_t fd = -1;
+  bool sync = false;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2 || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, args[1], &sync) != napi_ok) {
+    napi_throw_type_error(env, NULL, "walg_native: expected (fd: number, sync: boolean)");
+    return NULL;
+  }
+  file_job *j = (file_job *)calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "walg_native: out of memory");
+    return NULL;
+  }
+  j->fd = fd;
+  j->sync = sync;
+  return queue_file_job(env, j);
+}
+
+/* Adds fileCreateWrite and fileSyncClose to the addon's exports. */
+int walg_files_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"fileCreateWrite", NULL, file_create_write, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"fileSyncClose", NULL, file_sync_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+}
