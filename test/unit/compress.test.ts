@@ -306,3 +306,25 @@ describe('compressor selection', () => {
     assert.deepEqual(loaded.filter((k) => /lzma|zstd|brotli/.test(k)), []);
   });
 });
+describe('lz4 decoder memory', () => {
+  test('a slow reader holds the decoder to one block out, however many blocks one input chunk holds', async () => {
+    const c = await getCompressor('lz4');
+    // 48 all-zero 4 MiB blocks compress to about 16 KiB each: the whole frame is one input chunk of under 1 MiB.
+    const frame = await run(c!.compress(), Buffer.alloc(48 * LZ4_BLOCK_SIZE), 0);
+    assert.ok(frame.length < 1 << 20);
+    const d = c!.decompress();
+    let maxBuffered = 0;
+    let total = 0;
+    const reader = (async () => {
+      for await (const chunk of d) {
+        total += (chunk as Buffer).length;
+        maxBuffered = Math.max(maxBuffered, d.readableLength);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    d.end(frame);
+    await reader;
+    assert.equal(total, 48 * LZ4_BLOCK_SIZE);
+    assert.ok(maxBuffered <= LZ4_BLOCK_SIZE, `decoder buffered ${maxBuffered} bytes for a slow reader`);
+  });
+});
