@@ -85,3 +85,32 @@ describe('lz4 decoder lending through the tar reader and the extractor', () => {
     }
   });
 });
+
+describe('lz4 encoder lending to the file storage', () => {
+  test('compressed blocks come back from the storage writer for reuse; the stored object decodes equal', async () => {
+    const { FileStorage } = await import('../../src/storage/drivers/fs.ts');
+    const { readAll } = await import('../../src/storage/body.ts');
+    const data = Buffer.concat([compressible(40 * MiB), randomBytes(9 * MiB), mixed(8 * MiB)]);
+    const lz4 = await getCompressor('lz4');
+    const memories = new Set<ArrayBufferLike>();
+    let big = 0;
+    const tap = new Transform({
+      transform(c: Buffer, _e, cb) {
+        if (c.length >= 64 * 1024) { big++; memories.add(c.buffer); }
+        cb(null, c);
+      },
+    });
+    const root = tmp('walg-lent-put-');
+    try {
+      const storage = new FileStorage(root);
+      const source = Readable.from((function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })());
+      await storage.put('obj.lz4', through(source, [lz4!.compress(), tap]));
+      const back = await readAll(through(await storage.get('obj.lz4'), [lz4!.decompress()]));
+      assert.ok(back.equals(data), 'the object decodes to the input');
+      assert.ok(big >= 14, `expected many blocks, saw ${big}`);
+      assert.ok(memories.size <= 8, `${memories.size} distinct buffers for ${big} blocks: encoder blocks are not reused`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -26,6 +26,9 @@ export function lendToEncoder(buf: Buffer, release: () => void): Buffer {
   return buf;
 }
 
+/** Output blocks the encoder keeps lent downstream at most (see #lendOut). */
+const LEND_AHEAD = 3;
+
 /** A block compressed on the pool: `n` bytes of LZ4 data at dst[4, 4 + n), or n = 0 when it did not shrink. */
 interface EncodeJob {
   result: Promise<number>;
@@ -51,6 +54,8 @@ class Lz4FrameEncoder extends Transform {
   #block: Buffer | null = null;
   #fill = 0;
   #started = false;
+  /** Output blocks lent downstream and not given back yet (see #lendOut). */
+  #lentOut = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#write(chunk).then(() => cb(), cb);
@@ -122,27 +127,51 @@ class Lz4FrameEncoder extends Transform {
     }
     if (size > 0) {
       job.dst.writeUInt32LE(size, 0);
-      if (4 + size < COPY_BELOW) {
-        this.push(Buffer.from(job.dst.subarray(0, 4 + size)));
-        if (job.dst.length === 4 + LZ4_BLOCK_SIZE) this.#recycle(this.#spareOut, job.dst);
+      const dst = job.dst;
+      if (dst.length === 4 + LZ4_BLOCK_SIZE && this.#lendOut(dst, 4 + size, () => this.#recycleOut(dst))) {
+        // Lent: comes back to #spareOut once the storage writer wrote it.
+      } else if (4 + size < COPY_BELOW) {
+        this.push(Buffer.from(dst.subarray(0, 4 + size)));
+        this.#recycleOut(dst);
       } else {
-        this.push(job.dst.subarray(0, 4 + size)); // the buffer now belongs downstream
+        this.push(dst.subarray(0, 4 + size)); // the buffer now belongs downstream
       }
       if (job.release) job.release();
       else this.#recycle(this.#spareIn, job.block);
     } else {
-      // Compression did not help: store the block raw with the high bit set. The buffer now belongs downstream.
+      // Compression did not help: store the block raw with the high bit set.
       const header = Buffer.allocUnsafe(4);
       header.writeUInt32LE((job.len | UNCOMPRESSED_BIT) >>> 0, 0);
       this.push(header);
-      this.push(job.block.subarray(0, job.len));
-      if (job.dst.length === 4 + LZ4_BLOCK_SIZE) this.#recycle(this.#spareOut, job.dst);
+      const { block, release } = job;
+      // Lent, the block comes back to its producer or to #spareIn; else the buffer now belongs downstream.
+      if (!this.#lendOut(block, job.len, release ?? (() => this.#recycle(this.#spareIn, block)))) this.push(block.subarray(0, job.len));
+      this.#recycleOut(job.dst);
     }
   }
 
+  /** Keeps a pooled output buffer (the short ones of small blocks are dropped). */
+  #recycleOut(dst: Buffer): void {
+    if (dst.length === 4 + LZ4_BLOCK_SIZE) this.#recycle(this.#spareOut, dst);
+  }
+
+  /**
+   * Pushes buf[0, bytes) lent downstream (src/core/lent-buffers.ts) when the reader gives lent output back (the file
+   * storage writes it and reports it): then no block is copied or left for the GC. A reader that keeps them (an S3
+   * part buffer) soon holds LEND_AHEAD of them, and blocks go out as before (copied when short). False: not pushed.
+   */
+  #lendOut(buf: Buffer, bytes: number, giveBack: () => void): boolean {
+    if (this.#lentOut >= LEND_AHEAD) return false;
+    this.#lentOut++;
+    lendDownstream(buf, bytes, 0, () => { this.#lentOut--; giveBack(); });
+    this.push(buf.subarray(0, bytes));
+    return true;
+  }
+
   #recycle(list: Buffer[], b: Buffer): void {
-    // One more than the blocks in flight: the block being filled needs one while the queue is full.
-    if (list.length <= inFlight()) list.push(b);
+    // One more than the blocks in flight (the block being filled needs one while the queue is full), plus the
+    // blocks lent downstream, which come back in bursts.
+    if (list.length <= inFlight() + LEND_AHEAD) list.push(b);
   }
 
   async #finish(): Promise<void> {

@@ -1,15 +1,13 @@
 // File-system storage (WALG_FILE_PREFIX): one file per object under a root directory.
 // compat: WAL-G writes to "<key>.tmp.<YYYYMMDDTHHMMSSZ>-<16 hex>", fsyncs, renames; listings skip such temp names.
 
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import { ObjectNotFoundError, StorageError, CancelledError } from '../../core/errors.ts';
-import { lendDownstream } from '../../core/lent-buffers.ts';
+import { doneWith, lendDownstream } from '../../core/lent-buffers.ts';
 import { existsByStat, openBody } from '../body.ts';
 import { folderPrefix } from '../types.ts';
 import type { Body, GetOptions, ListEntry, ListOptions, ObjectInfo, PutOptions, Storage } from '../types.ts';
@@ -53,15 +51,11 @@ export class FileStorage implements Storage {
   async put(key: string, body: Body, opts?: PutOptions): Promise<void> {
     const target = this.path(key);
     const tmp = `${target}.tmp.${timestampRandomTag()}`;
-    // The body may fail while we await mkdir; pipeline() below still reports it (the stream stays errored).
+    // The body may fail while we await mkdir; writeBody() below still reports it (the stream stays errored).
     if (typeof body === 'object' && 'on' in body && !Buffer.isBuffer(body)) body.on('error', () => {});
     await mkdir(dirname(target), { recursive: true });
     try {
-      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-      await pipeline(openBody(body), out, { signal: opts?.signal });
-      // fsync the data before the rename makes it visible under its final name.
-      const fh = await open(tmp, 'r+');
-      try { await fh.sync(); } finally { await fh.close(); }
+      await writeBody(tmp, openBody(body), opts?.signal);
       await rename(tmp, target);
       await syncDir(dirname(target));
     } catch (err) {
@@ -157,6 +151,28 @@ async function syncDir(dir: string): Promise<void> {
     const fh = await open(dir, 'r');
     try { await fh.sync(); } finally { await fh.close(); }
   } catch { /* some file systems refuse fsync on directories; the rename is still atomic */ }
+}
+
+/**
+ * Writes `src` into a new file `path` (exclusive create) and fsyncs it, so the rename that follows publishes only
+ * durable data. Each chunk is reported with doneWith once written (src/core/lent-buffers.ts): the lz4 encoder's
+ * lent blocks go back to it instead of being copied. An abort of `signal` destroys `src` and fails the write.
+ */
+async function writeBody(path: string, src: Readable, signal?: AbortSignal): Promise<void> {
+  if (signal) addAbortSignal(signal, src);
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    let pos = 0;
+    for await (const chunk of src as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off, pos + off)).bytesWritten;
+      pos += buf.length;
+      doneWith(buf);
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Read size of object downloads: 1 MiB, a sixteenth of the read calls of Node's 64 KiB default. */
