@@ -17,7 +17,14 @@ import type { StreamSentinel } from '../../mysql/sentinel.ts';
 export interface MysqlBackupListOptions { pretty?: boolean; json?: boolean; detail?: boolean }
 
 /** One backup with its sentinel, for --detail. */
-export interface MysqlBackupDetail { name: string; modified: Date; modifiedNs?: bigint; sentinel: StreamSentinel }
+export interface MysqlBackupDetail {
+  name: string;
+  modified: Date;
+  modifiedNs?: bigint;
+  /** The storage's zone name of `modified` when not UTC (Azure: 'GMT'), as WAL-G prints it with --pretty. */
+  zoneName?: string;
+  sentinel: StreamSentinel;
+}
 
 /** compat: BackupDetail printed by printlist (tabwriter, go-pretty table, or JSON). */
 export function renderDetail(list: MysqlBackupDetail[], opts: MysqlBackupListOptions): string {
@@ -43,7 +50,7 @@ export function renderDetail(list: MysqlBackupDetail[], opts: MysqlBackupListOpt
     const modified = storedTime(b.modified, b.modifiedNs);
     return [
       ['name', 'Name', b.name, b.name],
-      ['last_modified', 'Last modified', formatTime(modified), prettyTime(modified)],
+      ['last_modified', 'Last modified', formatTime(modified), prettyTime(modified, b.zoneName)],
       ['start_time', 'Start time', formatTime(s.StartLocalTime), prettyTime(s.StartLocalTime)],
       ['stop_time', 'Stop time', formatTime(s.StopLocalTime), prettyTime(s.StopLocalTime)],
       ['hostname', 'Hostname', s.Hostname ?? '', s.Hostname ?? ''],
@@ -69,6 +76,6 @@ export async function run(ctx: CommandContext, opts: MysqlBackupListOptions): Pr
     return;
   }
   const list = await mapLimit(refs, ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY'), async (r) =>
-    ({ name: r.name, modified: r.modified, modifiedNs: r.modifiedNs, sentinel: await readStreamSentinel(storage, r.name, ctx.signal) }));
+    ({ name: r.name, modified: r.modified, modifiedNs: r.modifiedNs, zoneName: r.zoneName, sentinel: await readStreamSentinel(storage, r.name, ctx.signal) }));
   process.stdout.write(renderDetail(list, opts));
 }
