@@ -3,7 +3,7 @@ NODE := node_modules/.bin/node
 TSC := node_modules/.bin/tsc
 TEST_FILES ?= test/unit/*.test.ts test/integration/*.test.ts
 
-.PHONY: all deps system-deps native build typecheck depcheck check-size test test-unit test-interop coverage bench demo clean
+.PHONY: all deps system-deps native archive-module build typecheck depcheck check-size test test-unit test-interop coverage bench demo clean
 
 all: build
 
@@ -26,8 +26,29 @@ $(NATIVE): src/native/walg_native.c src/native/walg_files.c node_modules/.instal
 
 native: $(NATIVE)
 
-build: deps native
+# walg-daemon-client (libc only) and, when PostgreSQL's server headers are present (postgresql-server-dev-N), the
+# walg_archive archive module; scripts/build.ts recreates dist/, so both are built in build/ and copied after it.
+WALG_VERSION := $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' package.json | head -1)
+CLIENT := build/walg-daemon-client
+$(CLIENT): src/native/walg_daemon_client.c package.json
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -Werror -DWALG_VERSION='"$(WALG_VERSION)"' -o $@ src/native/walg_daemon_client.c
+
+PG_CONFIG ?= $(firstword $(wildcard $(shell ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -t/ -k4 -rn)) $(shell command -v pg_config))
+PG_SERVER_INC := $(if $(PG_CONFIG),$(shell $(PG_CONFIG) --includedir-server 2>/dev/null))
+ARCHIVE_MODULE := build/walg_archive.so
+$(ARCHIVE_MODULE): src/native/walg_archive.c
+	@mkdir -p build
+	cc -O2 -fPIC -shared -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -I$(PG_SERVER_INC) -o $@ src/native/walg_archive.c
+
+archive-module:
+	@if [ -n "$(PG_SERVER_INC)" ] && [ -f "$(PG_SERVER_INC)/postgres.h" ]; then $(MAKE) --no-print-directory $(ARCHIVE_MODULE) && cp $(ARCHIVE_MODULE) dist/walg_archive.so; \
+	else echo "walg_archive skipped: no PostgreSQL server headers (install postgresql-server-dev-N, or set PG_CONFIG)"; fi
+
+build: deps native $(CLIENT)
 	$(NODE) scripts/build.ts
+	cp $(CLIENT) dist/walg-daemon-client
+	@$(MAKE) --no-print-directory archive-module
 
 typecheck: deps
 	$(TSC) -p .

@@ -2,8 +2,9 @@
 // against WAL-G's `wal-g daemon` and against ours, on one shared file storage. Every pair archives a segment (wal-push
 // %f), fetches it byte-identical through the other tool's daemon, gets exit 74 for a WAL that is not archived and
 // exit 1 for a failed request, with the same stdout and stderr. Client-side failures (usage errors, a missing, dead
-// or silent socket, E / N replies, timeouts) are printed alike by both clients. Needs WALG_REFERENCE_PG; the parts
-// with WAL-G's client also WALG_REFERENCE_DAEMON_CLIENT.
+// or silent socket, E / N replies, timeouts) are printed alike by both clients. Our native client
+// (dist/walg-daemon-client, src/native/walg_daemon_client.c, issue 15) runs every case too and must print as both.
+// Needs WALG_REFERENCE_PG; the parts with WAL-G's client also WALG_REFERENCE_DAEMON_CLIENT.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,14 +18,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OURS, REFERENCE, WALG } from './harness.ts';
 import type { Tool } from './harness.ts';
-import { baseEnv, runBin } from '../helpers/cli.ts';
+import { ROOT, baseEnv, runBin } from '../helpers/cli.ts';
 
+/** Our C client, built by `make build` next to dist/wal-g. */
+const NATIVE_CLIENT = join(ROOT, 'dist', 'walg-daemon-client');
 const skip = REFERENCE.pg ? false : 'WALG_REFERENCE_PG is not set';
 const clientSkip = REFERENCE.daemonClient ? false : 'WALG_REFERENCE_DAEMON_CLIENT is not set';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A daemon client: how to run it with the client's own arguments. */
-interface Client { name: 'ours' | 'walg'; skip: string | false; run(args: string[]): Promise<Outcome> }
+interface Client { name: 'ours' | 'native' | 'walg'; skip: string | false; run(args: string[]): Promise<Outcome> }
 /** What a client run left: exit code, stdout, and stderr with Go's log timestamps replaced by "TS". */
 interface Outcome { code: number; stdout: string; stderr: string }
 
@@ -37,6 +40,7 @@ async function outcome(bin: string, args: string[]): Promise<Outcome> {
 const CLIENTS: Client[] = [
   { name: 'walg', skip: clientSkip, run: (args) => outcome(REFERENCE.daemonClient!, args) },
   { name: 'ours', skip: false, run: (args) => outcome(OURS.bin, ['daemon-client', ...args]) },
+  { name: 'native', skip: false, run: (args) => outcome(NATIVE_CLIENT, args) },
 ];
 
 /** One running `wal-g daemon` of a tool, with its own PGDATA, on the shared storage. */
@@ -225,12 +229,17 @@ describe('both clients report alike: usage, sockets, replies, timeouts', { skip:
     ['no reply within -timeout', (b) => [join(b, 'hang.sock'), 'wal-fetch', 'a', 'b', '-timeout', '300ms']],
     ['-timeout 0', (b) => [join(b, 'hang.sock'), 'wal-push', 'x', '-timeout', '0']],
     ['-connection-timeout 0', (b) => [join(b, 'O.sock'), 'wal-push', 'x', '-connection-timeout', '0']],
+    ['fractional and negative durations', (b) => [join(b, 'hang.sock'), 'wal-push', 'x', '-timeout=.25s', '-connection-timeout', '-1.5h']],
+    ['an unknown unit', () => ['s', 'wal-push', 'x', '-timeout', '5d']],
+    ['a value that needs quoting', () => ['s', 'wal-push', 'x', '-timeout', 'a"b\\c\t\x01\r é']],
+    ['flags after a non-flag are not parsed', (b) => [join(b, 'O.sock'), 'wal-push', 'x', 'stop', '-bogus']],
   ];
   for (const [what, argv] of CASES) {
     test(what, async () => {
       const args = argv(base);
-      const [theirs, ours] = [await CLIENTS[0]!.run(args), await CLIENTS[1]!.run(args)];
-      assert.deepEqual(ours, theirs, `walg-daemon-client ${args.join(' ')}`);
+      const [theirs, ours, native] = [await CLIENTS[0]!.run(args), await CLIENTS[1]!.run(args), await CLIENTS[2]!.run(args)];
+      assert.deepEqual(ours, theirs, `wal-g daemon-client ${args.join(' ')}`);
+      assert.deepEqual(native, theirs, `dist/walg-daemon-client ${args.join(' ')}`);
     });
   }
 });

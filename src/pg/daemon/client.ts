@@ -51,9 +51,18 @@ function flagError(message: string): DaemonClientUsageError {
   return new DaemonClientUsageError(message, undefined, 'error');
 }
 
+const GO_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v',
+};
+
+/** compat: Go's %q (strconv.Quote) for what a command line holds: escapes, other control characters as \xNN. */
+export function goQuote(v: string): string {
+  return `"${v.replace(/["\\\x00-\x1f\x7f]/g, (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
+}
+
 /** compat: Go's flag.Duration — time.ParseDuration syntax, no blanks; a bare number other than 0 is rejected. */
 function goDuration(flag: string, v: string): number {
-  const bad = () => flagError(`invalid value "${v}" for flag -${flag}: parse error`);
+  const bad = () => flagError(`invalid value ${goQuote(v)} for flag -${flag}: parse error`);
   if (v !== v.trim() || (/^[-+]?\d+$/.test(v) && Number(v) !== 0)) throw bad();
   try { return parseDurationMs(flag, v); } catch { throw bad(); }
 }
