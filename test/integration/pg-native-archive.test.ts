@@ -1,0 +1,147 @@
+// Issue 15 acceptance 1 on a real PostgreSQL: 30 s of pgbench archived through `wal-g daemon` by its native front
+// ends, once with archive_command = 'dist/walg-daemon-client SOCK wal-push %p' and once with
+// archive_library = 'walg_archive' (dist/walg_archive.so, found through dynamic_library_path in a private directory,
+// nothing written into the PostgreSQL install). Each run: every archived segment in storage decodes byte-identical
+// to pg_wal, pg_stat_archiver.failed_count stays 0, and a pg_basebackup copy recovered with
+// restore_command = 'dist/walg-daemon-client SOCK wal-fetch %f %p' gives the same pg_dumpall.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_BIN } from '../servers/postgres.ts';
+import type { PgCluster } from '../servers/postgres.ts';
+import { ROOT, WALG_BIN } from '../helpers/cli.ts';
+import { sql, pgbench, execAs, until, switchAndWaitForArchiver } from '../helpers/pg-exec.ts';
+import { FileStorage } from '../../src/storage/drivers/fs.ts';
+import { readAll } from '../../src/storage/body.ts';
+import { openArchivedWal } from '../../src/pg/wal/fetch.ts';
+import { isWalSegmentName } from '../../src/pg/wal-name.ts';
+
+const CLIENT = join(ROOT, 'dist', 'walg-daemon-client');
+const MODULE = join(ROOT, 'dist', 'walg_archive.so');
+const PGBENCH_SECONDS = Number(process.env.WALG_TEST_PGBENCH_SECONDS ?? 30);
+
+/** A `wal-g daemon` running as the cluster user (it reads the cluster's pg_wal). */
+class Daemon {
+  readonly proc: ChildProcess;
+  readonly socket: string;
+  stderr = '';
+  private readonly exited: Promise<number | null>;
+  constructor(socket: string, config: string) {
+    const id = pgIdentity();
+    this.socket = socket;
+    this.proc = spawn(WALG_BIN, ['daemon', socket, '--config', config], {
+      uid: id.uid, gid: id.gid, cwd: '/tmp', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: id.home }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.proc.stderr!.on('data', (c) => { this.stderr += c; });
+    this.exited = new Promise((r) => this.proc.on('close', (code) => r(code)));
+  }
+  async ready(): Promise<void> {
+    await until(`daemon socket ${this.socket} (${this.stderr})`, 30_000, async () => existsSync(this.socket));
+  }
+  /** SIGTERM (or `signal`); resolves to the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+/** A daemon config on a file storage for PGDATA `pgdata`, readable by the cluster user. */
+function daemonConfig(path: string, store: string, pgdata: string, extra: Record<string, string> = {}): string {
+  writeUserFile(path, JSON.stringify({ WALG_FILE_PREFIX: store, WALG_COMPRESSION_METHOD: 'lz4', PGDATA: pgdata, ...extra }));
+  chmodSync(path, 0o644);
+  return path;
+}
+
+/** Every segment the archiver marked done decodes from storage to the bytes still in pg_wal; returns their names. */
+async function assertArchivedIdentical(store: string, dataDir: string): Promise<string[]> {
+  const storage = new FileStorage(store);
+  const pgWal = join(dataDir, 'pg_wal');
+  const done = readdirSync(join(pgWal, 'archive_status')).filter((f) => f.endsWith('.done')).map((f) => f.slice(0, -5))
+    .filter(isWalSegmentName).sort();
+  for (const seg of done) {
+    const obj = await openArchivedWal(storage, seg, { decompressorCache: null });
+    assert.ok((await readAll(obj.stream)).equals(readFileSync(join(pgWal, seg))), `${seg} stored byte-identical`);
+  }
+  return done;
+}
+
+/**
+ * One run: a primary archiving with `archiving` (settings for postgresql.conf, given the push socket and the
+ * cluster), pgbench for PGBENCH_SECONDS, checks, then archive recovery of a base backup through the native client.
+ */
+async function archiveAndRecover(t: { diagnostic(s: string): void }, label: string,
+  archiving: (sock: string, c: PgCluster) => Record<string, string>): Promise<void> {
+  const t0 = Date.now();
+  const mark = (what: string) => t.diagnostic(`${label} ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+  const work = userTempDir('walg-native-');
+  const store = join(work, 'store');
+  const pushSock = join(work, 'push.sock');
+  const fetchSock = join(work, 'fetch.sock');
+  const primary = await initCluster({ archive_mode: 'on', wal_keep_size: '4GB', max_wal_size: '4GB', checkpoint_timeout: '30min' });
+  primary.configure(archiving(pushSock, primary));
+  const base = join(primary.baseDir, 'basebackup');
+  const pusher = new Daemon(pushSock, daemonConfig(join(work, 'push.json'), store, primary.dataDir, { WALG_UPLOAD_CONCURRENCY: '4' }));
+  let fetcher: Daemon | undefined;
+  let replica: PgCluster | undefined;
+  try {
+    await pusher.ready();
+    await primary.start();
+    await execAs(join(PG_BIN, 'pg_basebackup'), ['-D', base, '-X', 'fetch', '-c', 'fast'], primary.env);
+    await pgbench(primary, ['-i', '-s', '5', '-q']);
+    await pgbench(primary, ['-T', String(PGBENCH_SECONDS), '-c', '4', '-j', '2']);
+    mark('pgbench done');
+    const expected = await primary.dumpAll();
+    const { count } = await switchAndWaitForArchiver(primary);
+    assert.equal(await sql(primary, 'select failed_count from pg_stat_archiver'), '0');
+    const done = await assertArchivedIdentical(store, primary.dataDir);
+    assert.ok(done.length >= 6, `${done.length} archived segments`);
+    assert.equal(done[0], '000000010000000000000001', 'archive starts at the first segment');
+    mark(`archived ${count} files, ${done.length} segments compared`);
+    assert.doesNotMatch(readFileSync(primary.logFile, 'utf8'), /archive command failed|walg_archive: /);
+    await primary.stop();
+
+    fetcher = new Daemon(fetchSock, daemonConfig(join(work, 'fetch.json'), store, base, { WALG_DOWNLOAD_CONCURRENCY: '4' }));
+    await fetcher.ready();
+    replica = await clusterFromDir(primary.baseDir, base);
+    replica.configure({
+      archive_mode: 'off', archive_library: '', recovery_target_timeline: 'latest',
+      restore_command: `${CLIENT} ${fetchSock} wal-fetch %f %p`,
+    });
+    writeUserFile(join(base, 'recovery.signal'), '');
+    await replica.start();
+    await until('recovery to finish', 120_000, async () => (await sql(replica!, 'select pg_is_in_recovery()')) === 'f');
+    const rlog = readFileSync(replica.logFile, 'utf8');
+    assert.match(rlog, /restored log file "[0-9A-F]{24}" from archive/);
+    assert.match(rlog, /archive recovery complete/);
+    assert.equal(await replica.dumpAll(), expected, 'the recovered copy holds the same data (pg_dumpall)');
+    mark('recovered through the native client: same pg_dumpall');
+    await replica.stop();
+    assert.deepEqual([await pusher.stop(), await fetcher.stop()], [0, 0], 'daemons stop cleanly on SIGTERM');
+  } finally {
+    await replica?.stop('immediate');
+    await pusher.stop('SIGKILL');
+    await fetcher?.stop('SIGKILL');
+    await primary.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+test('PG 15 archive_command = walg-daemon-client SOCK wal-push %p under pgbench; recovery through the client', { timeout: 300_000 }, async (t) => {
+  assert.ok(existsSync(CLIENT), 'make build produces dist/walg-daemon-client');
+  await archiveAndRecover(t, 'client', (sock) => ({ archive_command: `${CLIENT} ${sock} wal-push %p` }));
+});
+
+test('PG 15 archive_library = walg_archive under pgbench; recovery through the client', {
+  timeout: 300_000, skip: existsSync(MODULE) ? false : 'dist/walg_archive.so was not built (no PostgreSQL server headers)',
+}, async (t) => {
+  await archiveAndRecover(t, 'module', (sock, c) => {
+    // A private library directory ahead of $libdir: PostgreSQL finds 'walg_archive' there, its install is untouched.
+    const lib = join(c.baseDir, 'lib');
+    mkdirSync(lib, { recursive: true });
+    copyFileSync(MODULE, join(lib, 'walg_archive.so'));
+    return { dynamic_library_path: `${lib}:$libdir`, archive_library: 'walg_archive', 'walg_archive.socket': sock };
+  });
+});
