@@ -4,7 +4,7 @@
 
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { ArchiveNonExistenceError, CancelledError, ConfigError, LocalFileError, WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
@@ -35,6 +35,8 @@ export interface DaemonOptions {
   notifySocket?: string;
   /** Watchdog period (default 30 s; tests shorten it). */
   watchdogIntervalMs?: number;
+  /** A connection that has not sent a whole message within this time is dropped (default: operationTimeoutMs). */
+  messageTimeoutMs?: number;
 }
 
 /**
@@ -90,12 +92,23 @@ async function removeStaleSocket(path: string): Promise<void> {
   }
 }
 
-function listen(server: Server, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Listens on `path` with a socket file only its owner can use: the umask is narrowed around the bind (which
+ * server.listen does synchronously), so there is no moment at which others could connect, and the mode is set again
+ * afterwards. compat: WAL-G leaves the mode to the process umask.
+ */
+async function listen(server: Server, path: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(new LocalFileError(`Error on listening socket: ${err.message}`, { cause: err }));
     server.once('error', onError);
-    server.listen(path, () => { server.off('error', onError); resolve(); });
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => { server.off('error', onError); resolve(); });
+    } finally {
+      process.umask(umask);
+    }
   });
+  await chmod(path, 0o600);
 }
 
 /** Writes the reply byte, then closes our side once it is flushed. */
@@ -181,17 +194,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }
   };
 
+  const messageTimeoutMs = opts.messageTimeoutMs ?? opts.operationTimeoutMs;
   const serveConnection = async (conn: Socket): Promise<void> => {
     const reader = new ByteReader(conn);
     for (;;) {
       let msg: DaemonMessage | null;
+      // A client that goes silent (or trickles) before its message is whole is dropped: it would hold the
+      // connection and its buffers for ever. The reader then sees the close and the loop ends.
+      const silent = setTimeout(() => {
+        log.warn(`daemon: no whole message within ${messageTimeoutMs} ms, connection dropped`);
+        conn.destroy();
+      }, messageTimeoutMs);
       try {
         msg = await readMessage(reader);
       } catch (err) {
+        clearTimeout(silent);
         log.error(`Message loop failure: read message, err: ${describeError(err)}`);
         replyAndClose(conn, MSG.ERROR);
         return;
       }
+      clearTimeout(silent);
       // A client that only sent `C` and hung up: WAL-G logs the EOF as a failure; it is the normal end here.
       if (msg === null) { conn.end(() => conn.destroy()); return; }
       let reply: string;
