@@ -5,7 +5,10 @@ import { ArchiveNonExistenceError, ReportedError } from '../core/errors.ts';
 /** Exit codes WAL-G uses. */
 export const EXIT = {
   OK: 0,
-  /** Any failure: fatal log line, bad usage, storage or connection error, overwrite conflict, a refused backup. */
+  /**
+   * Any failure: fatal log line, bad usage, storage or connection error, overwrite conflict, a refused backup, a mode
+   * not supported yet (UnsupportedFeatureError: backup-push without db_directory, WAL-G's remote backup).
+   */
   FAILURE: 1,
   /** compat: EX_IOERR — wal-fetch of a WAL or history file that is not in storage. */
   ARCHIVE_MISSING: 74,

@@ -4,7 +4,7 @@
 // WAL-G's PG commands): writers get the first alive storage, readers a merged view of every alive one
 // (src/storage/failover/). Each command declares its role where it is registered (src/commands/<group>/index.ts).
 
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, UnknownStorageError } from '../core/errors.ts';
 import type { Config } from '../config/load.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Compressor, Crypter, CompressionMethod } from '../pipeline/types.ts';
@@ -81,7 +81,9 @@ export class CommandContext {
     if (target === 'all') throw new ConfigError(`a specific storage name was expected instead of 'all'`);
     // No failovers: the primary alone, with no checks and without loading the failover code.
     if (this.config.getMap('WALG_FAILOVER_STORAGES') === undefined) {
-      if (target !== 'default') throw new ConfigError(`storage with name '${target}' is not found, available storages: [default]`);
+      if (target !== 'default') {
+        throw this.role === 'none' ? new ConfigError(`storage with name "${target}" is not found, available storages: [default]`) : new UnknownStorageError(target);
+      }
       const { openStorage } = await import('../storage/registry.ts');
       return openStorage(this.config, target, { rateLimit: !this.turbo });
     }

@@ -10,6 +10,23 @@ export class WalgError extends Error {
   }
 }
 
+/**
+ * A command named a storage (--target-storage) that is not configured. compat: WAL-G's UseSpecificStorage text,
+ * `select storage "x" in multistorage folder: unknown storage "x"`, with `read status cache: ` before the cause when
+ * failover checks (the status cache) are on.
+ */
+export class UnknownStorageError extends WalgError {
+  override readonly code = 'UNKNOWN_STORAGE';
+  constructor(name: string, viaStatusCache = false) {
+    super(`select storage ${goQuote(name)} in multistorage folder: ${viaStatusCache ? 'read status cache: ' : ''}unknown storage ${goQuote(name)}`);
+  }
+}
+
+/** Go's %q of a plain string (JSON quoting is the same for printable text). */
+function goQuote(s: string): string {
+  return JSON.stringify(s);
+}
+
 /** Bad command-line usage (unknown flag, missing argument). */
 export class UsageError extends WalgError {
   override readonly code = 'USAGE';
@@ -25,7 +42,7 @@ export class ObjectNotFoundError extends WalgError {
   override readonly code = 'NOT_FOUND';
   readonly key: string;
   constructor(key: string, options?: { cause?: unknown }) {
-    super(`object '${key}' does not exist`, options);
+    super(`object '${key}' not found in storage`, options); // compat: WAL-G's text (it names the full path)
     this.key = key;
   }
 }
@@ -75,6 +92,11 @@ export class OverwriteRefusedError extends WalgError {
 /** A backup in storage is of a kind this tool cannot restore yet (e.g. a MySQL incremental): refused, never half-done. */
 export class UnsupportedBackupError extends WalgError {
   override readonly code = 'UNSUPPORTED_BACKUP';
+}
+
+/** A mode of a command that WAL-G has and this build does not yet (e.g. remote backup-push): refused before any work. */
+export class UnsupportedFeatureError extends WalgError {
+  override readonly code = 'UNSUPPORTED_FEATURE';
 }
 
 /** The operation was cancelled (SIGINT/SIGTERM or an AbortSignal). */

@@ -186,7 +186,7 @@ class PgBackupDatabase implements BackupDatabase {
     try {
       return (await this.client.query(sql, values)).rows;
     } catch (err) {
-      throw new PostgresError(`${what} failed: ${(err as Error).message}`, { cause: err });
+      throw new PostgresError(`${what} failed: ${pgxText(err)}`, { cause: err });
     }
   }
 
@@ -278,6 +278,13 @@ class PgBackupDatabase implements BackupDatabase {
   async close(): Promise<void> {
     await this.client.end().catch(() => {});
   }
+}
+
+/** compat: a server error as pgx (WAL-G) prints it, `ERROR: <message> (SQLSTATE <code>)`; other errors as they are. */
+function pgxText(err: unknown): string {
+  const e = err as { message?: string; severity?: string; code?: string };
+  if (typeof e.severity === 'string' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return `${e.severity}: ${e.message} (SQLSTATE ${e.code})`;
+  return (err as Error).message;
 }
 
 /**

@@ -139,7 +139,7 @@ describe('storage set', () => {
     assert.equal((await readAll(await m.get('same'))).toString(), 'from-primary');
     assert.equal(await m.exists('wal_005/2'), true);
     assert.equal(await m.exists('nope'), false);
-    await assert.rejects(m.get('nope'), /does not exist/);
+    await assert.rejects(m.get('nope'), /not found in storage/);
     assert.deepEqual((await keys(m)).sort(), ['same', 'wal_005/1', 'wal_005/2']);
     await m.delete(['same']);
     assert.equal(await p.exists('same'), false);

@@ -5,6 +5,7 @@ import type { CommandContext } from '../context.ts';
 import { WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
+import { metadataKey } from '../../backup/layout.ts';
 import { loadCatalog, toRetentionBackup, writePermanence } from '../../backup/catalog.ts';
 import type { RetentionBackup } from '../../backup/retention.ts';
 
@@ -18,6 +19,11 @@ export class MarkTargetNotFoundError extends WalgError {
   override readonly code = 'BACKUP_NOT_FOUND';
 }
 
+/** compat: WAL-G's text, naming the missing metadata.json (WAL-G prints the storage's full path, we the key). */
+function notFound(name: string): MarkTargetNotFoundError {
+  return new MarkTargetNotFoundError(`Failed to get previous backups: object '${metadataKey(name)}' not found in storage`);
+}
+
 /**
  * compat: BackupMarkHandler.GetBackupsToMark — the backups whose flag changes, base first: for permanent, the
  * backup and every not-yet-permanent ancestor; for impermanent, the backup alone (if it is permanent).
@@ -26,7 +32,7 @@ export class MarkTargetNotFoundError extends WalgError {
 export function backupsToMark(backups: readonly RetentionBackup[], name: string, toPermanent: boolean): { list: string[]; warning?: string } {
   const byName = new Map(backups.map((b) => [b.name, b]));
   const target = byName.get(name);
-  if (!target) throw new MarkTargetNotFoundError(`Failed to get previous backups: Backup '${name}' does not exist.`);
+  if (!target) throw notFound(name);
   const warning = target.permanent === toPermanent
     ? `Backup ${name} is already marked as ${toPermanent ? 'permanent' : 'impermanent'}, ignoring...` : undefined;
   if (toPermanent) {
@@ -38,7 +44,7 @@ export function backupsToMark(backups: readonly RetentionBackup[], name: string,
       if (!cur.permanent) list.unshift(cur.name);
       if (cur.isFull || !cur.deltaFrom) break;
       const parent = byName.get(cur.deltaFrom);
-      if (!parent) throw new MarkTargetNotFoundError(`Failed to get previous backups: Backup '${cur.deltaFrom}' does not exist.`);
+      if (!parent) throw notFound(cur.deltaFrom);
       cur = parent;
     }
     return { list, warning };
@@ -53,7 +59,7 @@ export function backupsToMark(backups: readonly RetentionBackup[], name: string,
     if (seen.has(b.name)) continue;
     seen.add(b.name);
     if (b.permanent) {
-      throw new MarkRefusedError(`Can't mark backup '${name}' as impermanent. There is permanent increment backup that depends on this backup.`);
+      throw new MarkRefusedError(`Failed to get previous backups: Can't mark backup '${name}' as impermanent. There is permanent increment backup that depends on this backup.`);
     }
     queue.push(...(children.get(b.name) ?? []));
   }

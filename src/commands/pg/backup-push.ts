@@ -1,10 +1,8 @@
 // `wal-g backup-push [db_directory]`: thin command over src/pg/basebackup/push.ts — reads settings and flags, opens
 // the storage, the codecs and one PostgreSQL session, and logs what WAL-G logs.
 
-import { realpath } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
-import { ConfigError, UsageError } from '../../core/errors.ts';
+import { ConfigError, UnsupportedFeatureError, UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseJsonExact } from '../../backup/json.ts';
 import type { SettingName } from '../../config/settings.ts';
@@ -47,12 +45,18 @@ export function parseUserData(raw: string | undefined): unknown {
   }
 }
 
-async function real(p: string): Promise<string> {
-  try { return await realpath(resolve(p)); } catch { return resolve(p); }
-}
+/** The one line backup-push without db_directory fails with (exit 1, src/cli/exit-codes.ts). */
+export const REMOTE_BACKUP_UNSUPPORTED = 'backup-push without db_directory takes a remote backup through the Postgres connection (replication protocol), '
+  + 'which this build does not support yet. To run with local backup functionalities, supply [db_directory]: wal-g backup-push "$PGDATA"';
 
-/** Runs backup-push. Throws on any failure (exit 1); a standby timeline change throws TimelineChangedError. */
+/**
+ * Runs backup-push of `dbDirectory` (a local backup). Throws on any failure (exit 1); without `dbDirectory` (a
+ * remote backup in WAL-G) UnsupportedFeatureError; a standby timeline change throws TimelineChangedError.
+ */
 export async function run(ctx: CommandContext, dbDirectory: string | undefined, flags: BackupPushFlags): Promise<void> {
+  // compat: WAL-G takes a remote backup (BASE_BACKUP over the replication protocol) whenever db_directory is empty,
+  // whatever PGDATA says (cmd/pg/backup_push.go). Ours cannot yet: refuse before anything is read or written.
+  if (!dbDirectory) throw new UnsupportedFeatureError(REMOTE_BACKUP_UNSUPPORTED);
   const cfg = ctx.config;
   // Composers only decide how files are grouped into tars; restores read any grouping. Ours groups files as
   // WAL-G's regular composer does, and says so, rather than refusing a configuration that WAL-G accepts.
@@ -68,14 +72,7 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
     if (cfg.getBool('WALG_FORCE_WAL_DELTA')) throw new ConfigError('WALG_FORCE_WAL_DELTA is set, but WAL-delta maps are not supported by this build');
     log.warn('WALG_USE_WAL_DELTA is not supported by this build: delta backups select pages with a full scan of changed files');
   }
-  const pgdata = cfg.get('PGDATA');
-  const dataDir = dbDirectory ?? pgdata;
-  if (!dataDir) {
-    throw new UsageError('backup-push without a data directory (remote backup over the replication protocol) is not supported yet; pass db_directory or set PGDATA');
-  }
-  if (dbDirectory && pgdata && (await real(dbDirectory)) !== (await real(pgdata))) {
-    throw new UsageError(`db_directory '${dbDirectory}' and PGDATA '${pgdata}' point to different directories`);
-  }
+  const dataDir = dbDirectory;
   const uploadConcurrency = positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY');
   let diskConcurrency = cfg.getInt('WALG_UPLOAD_DISK_CONCURRENCY');
   if (diskConcurrency < 1) throw new ConfigError(`WALG_UPLOAD_DISK_CONCURRENCY value is expected to be positive but is: ${diskConcurrency}`);

@@ -18,7 +18,7 @@ export function registerPgCommands(program: Command, run: RunCommand): void {
 
 /** backup-push (role write) and backup-fetch (role read). */
 function registerBackupCommands(program: Command, run: RunCommand): void {
-  program.command('backup-push').argument('[db_directory]', 'PostgreSQL data directory (default: PGDATA)')
+  program.command('backup-push').argument('[db_directory]', 'PostgreSQL data directory; without it a remote backup (not supported yet)')
     .description('Makes backup and uploads it to storage')
     .option('-p, --permanent', 'Pushes permanent backup', false)
     .option('-f, --full', 'Make full backup-push', false)

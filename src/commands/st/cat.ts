@@ -1,7 +1,7 @@
 // `wal-g st cat <remote>`: writes the raw object to stdout (decrypt/decompress only when asked).
 import { pipeline } from 'node:stream/promises';
 import type { CommandContext } from '../context.ts';
-import { openDecoded } from './read-object.ts';
+import { asDownloadError, openDecoded } from './read-object.ts';
 import { globKeys } from './glob.ts';
 import { UsageError } from '../../core/errors.ts';
 
@@ -24,6 +24,6 @@ export async function run(ctx: CommandContext, remote: string, opts: { decrypt: 
     const src = range
       ? await (await ctx.storage(opts.target)).get(key, { range, signal: ctx.signal })
       : await openDecoded(ctx, key, opts.target, opts.decrypt, opts.decompress);
-    await pipeline(src, process.stdout, { end: false, signal: ctx.signal });
+    await pipeline(src, process.stdout, { end: false, signal: ctx.signal }).catch((err: unknown) => { throw asDownloadError(err); });
   }
 }

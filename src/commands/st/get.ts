@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { CommandContext } from '../context.ts';
 import { LocalFileError, UsageError } from '../../core/errors.ts';
-import { openDecoded } from './read-object.ts';
+import { asDownloadError, openDecoded } from './read-object.ts';
 
 /** Resolves the destination: inside `local` when it is a directory, else `local` itself. */
 async function destinationPath(local: string, remote: string): Promise<string> {
@@ -31,7 +31,7 @@ export async function run(ctx: CommandContext, remote: string, local: string,
   const src = await openDecoded(ctx, key, opts.target, opts.decrypt, opts.decompress);
   const tmp = join(dirname(dest), `.${basename(dest)}.wal-g-tmp-${randomBytes(6).toString('hex')}`);
   try {
-    await pipeline(src, createWriteStream(tmp, { flags: 'wx', mode: 0o640 }), { signal: ctx.signal });
+    await pipeline(src, createWriteStream(tmp, { flags: 'wx', mode: 0o640 }), { signal: ctx.signal }).catch((err: unknown) => { throw asDownloadError(err); });
     // link() fails if dest appeared meanwhile, so an existing file is never overwritten.
     await link(tmp, dest).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EEXIST') throw new LocalFileError(`destination '${dest}' already exists`);

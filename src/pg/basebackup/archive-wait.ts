@@ -11,6 +11,12 @@ import type { Lsn } from '../lsn.ts';
 import { ARCHIVE_STATUS_DIR } from '../wal/archive-status.ts';
 import { formatWalName, parseWalName, DEFAULT_WAL_SEGMENT_SIZE } from '../wal-name.ts';
 
+/**
+ * compat: what WAL-G logs when pg_backup_stop's own wait for archiving outlives WALG_STOP_BACKUP_TIMEOUT (its
+ * statement_timeout); our own wait ends with the same words, then ours.
+ */
+export const STOP_BACKUP_TIMEOUT_TEXT = 'UploadLabelFiles: failed to stop backup: QueryRunner StopBackup: stop backup failed: ERROR: canceling statement due to statement timeout (SQLSTATE 57014)';
+
 /** The WAL archiving of a backup's last segment and history file did not finish within the stop timeout. */
 export class ArchiveWaitTimeoutError extends WalgError {}
 
@@ -70,7 +76,7 @@ export async function waitForArchive(dataDir: string, names: readonly string[], 
     if (pending.size === 0) return;
     const waited = Date.now() - started;
     if (opts.timeoutMs && waited >= opts.timeoutMs) {
-      throw new ArchiveWaitTimeoutError(`timed out after ${Math.round(waited / 1000)} s waiting for WAL archiving of ${[...pending].join(', ')}; check that archive_command is executing properly`);
+      throw new ArchiveWaitTimeoutError(`${STOP_BACKUP_TIMEOUT_TEXT} (WALG_STOP_BACKUP_TIMEOUT: timed out after ${Math.round(waited / 1000)} s waiting for WAL archiving of ${[...pending].join(', ')}; check that archive_command is executing properly)`);
     }
     if (waited >= nextWarning) {
       // compat: the wording of pg_backup_stop's own warning.

@@ -4,7 +4,7 @@
 
 import { lstat, mkdir, readFile, readdir, realpath, symlink } from 'node:fs/promises';
 import { isAbsolute, join, normalize, posix } from 'node:path';
-import { CancelledError, ConfigError, CorruptObjectError, LocalFileError, ObjectNotFoundError, StorageError, UsageError, WalgError } from '../../core/errors.ts';
+import { CancelledError, ConfigError, CorruptObjectError, LocalFileError, ObjectNotFoundError, StorageError, UsageError, WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseJsonExact } from '../../backup/json.ts';
 import { filesMetadataKey, tarPartitionsFolder } from '../../backup/layout.ts';
@@ -294,7 +294,10 @@ function parentWanted(child: ChainMember): Set<string> {
  */
 export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetchResult> {
   const { storage } = opts;
-  const name = await selectBackup(storage, opts.backupName, opts.targetUserData);
+  const name = await selectBackup(storage, opts.backupName, opts.targetUserData).catch((err: unknown) => {
+    // compat: WAL-G's "Failed to select backup: No backups found" / "...: Backup 'x' does not exist."
+    throw new WalgError(`Failed to select backup: ${describeError(err)}`, { cause: err });
+  });
   const sentinel = await readSentinel(storage, name);
 
   let spaces: TablespaceLocation[];
@@ -338,7 +341,8 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
     log.info(`Delta ${cur.name} needs its parent ${parent} first`);
     let parentSentinel: BackupSentinel;
     try { parentSentinel = await readSentinel(storage, parent); } catch (err) {
-      if (err instanceof ObjectNotFoundError) throw new CorruptObjectError(`delta backup ${cur.name} needs ${parent}, which is not in the storage`, { cause: err });
+      // compat: WAL-G's text (the sentinel's name without its folder), then which delta needed it.
+      if (err instanceof ObjectNotFoundError) throw new CorruptObjectError(`Failed to fetch backup: object '${parent}_backup_stop_sentinel.json' not found in storage (delta backup ${cur.name} needs ${parent})`);
       throw err;
     }
     cur = { name: parent, sentinel: parentSentinel };

@@ -5,7 +5,7 @@
 
 import { lstat, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { WalgError } from '../../core/errors.ts';
+import { WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import type { ByteLimiter } from '../../core/rate-limit.ts';
 import type { BackupSentinel, ExtendedMetadata } from '../../backup/sentinel.ts';
@@ -204,10 +204,11 @@ async function beginBackup(opts: BackupPushOptions, info: PgServerInfo, segmentS
   if (delta) {
     log.info('Delta backup enabled');
     if (delta.sentinel.FinishLSN > start.lsn) {
-      throw new DeltaParentError(`Can't do a delta backup from ${delta.name}: it finished at LSN ${formatLsn(delta.sentinel.FinishLSN)}, after this backup started (${formatLsn(start.lsn)})`);
+      // compat: WAL-G's texts first, then the LSNs / identifiers.
+      throw new DeltaParentError(`Finish LSN of backup ${delta.name} greater than current LSN (it finished at ${formatLsn(delta.sentinel.FinishLSN)}, this backup started at ${formatLsn(start.lsn)})`);
     }
     if (delta.sentinel.SystemIdentifier !== undefined && info.systemIdentifier !== undefined && delta.sentinel.SystemIdentifier !== info.systemIdentifier) {
-      throw new DeltaParentError(`Can't do a delta backup from ${delta.name}: it belongs to another database cluster (system identifier ${delta.sentinel.SystemIdentifier}, this one ${info.systemIdentifier})`);
+      throw new DeltaParentError(`Current database and database of base backup are not equal. (${delta.name} has system identifier ${delta.sentinel.SystemIdentifier}, this cluster ${info.systemIdentifier})`);
     }
     name = `${name}_D_${stripWalFileName(delta.name)}`;
   }
@@ -247,7 +248,9 @@ async function finishBackup(opts: BackupPushOptions, c: FinishContext, stopWaiti
   // On a primary that archives, the server is not asked to wait for archiving (it sleeps 1 s between checks);
   // we watch its archive_status ourselves before the sentinel is written (archive-wait.ts).
   const stopStarted = Date.now();
-  const stop = await opts.db.stopBackup(opts.stopBackupTimeoutMs, !c.archiving);
+  const stop = await opts.db.stopBackup(opts.stopBackupTimeoutMs, !c.archiving).catch((err: unknown) => {
+    throw new WalgError(`UploadLabelFiles: failed to stop backup: ${describeError(err)}`, { cause: err }); // compat: WAL-G's wrap
+  });
   let archived: Promise<void> = Promise.resolve();
   if (stop.lastWalFile !== undefined) {
     const names = filesToArchive(stop.lastWalFile, c.start.lsn, c.segmentSize);

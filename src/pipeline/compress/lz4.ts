@@ -287,7 +287,7 @@ class Lz4FrameDecoder extends Transform {
         const magic = f.readUInt32LE(0);
         if (magic === FRAME_MAGIC) this.#expect(S_DESCRIPTOR, 2);
         else if (((magic & SKIPPABLE_MAGIC_MASK) >>> 0) === SKIPPABLE_MAGIC) this.#expect(S_SKIP_SIZE, 4);
-        else throw corrupt(this.#frames === 0 ? 'not an LZ4 frame (bad magic number)' : 'unexpected data after the last frame');
+        else throw corrupt(this.#frames === 0 ? 'bad magic number (not an LZ4 frame)' : 'unexpected data after the last frame');
         return;
       }
       case S_DESCRIPTOR: {

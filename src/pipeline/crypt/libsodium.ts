@@ -129,7 +129,8 @@ export function libsodiumKeyFromSettings(settings: LibsodiumKeySettings): Buffer
 
 function exactKey(decoded: Buffer, how: string): Buffer {
   if (decoded.length !== KEY_BYTES) {
-    throw new ConfigError(`libsodium key must be exactly ${KEY_BYTES} bytes after ${how} decoding (got ${decoded.length} bytes)`);
+    // compat: WAL-G's text, then the transform.
+    throw new ConfigError(`libsodium Crypter: during key transform: key must be exactly ${KEY_BYTES} bytes (got ${decoded.length} bytes) after ${how} decoding (WALG_LIBSODIUM_KEY_TRANSFORM)`);
   }
   return decoded;
 }
@@ -291,7 +292,8 @@ class SecretStreamDecrypt extends Transform {
       c.buffer, c.byteOffset, c.length,
       NO_AD, 0, 0,
     );
-    if (n !== mlen) throw new DecryptionError('libsodium decryption failed: wrong key or corrupted data');
+    // compat: WAL-G's text first ("corrupted chunk"), then ours.
+    if (n !== mlen) throw new DecryptionError('corrupted chunk (libsodium decryption failed: wrong key or corrupted data)');
     return this.#tag[0];
   }
 

@@ -46,7 +46,11 @@ function mapError(err: unknown, direction: 'encrypt' | 'decrypt', bytesIn: numbe
     return new WalgError(`OpenPGP encryption failed: ${firstLine(msg)}`, { cause: err });
   }
   if (bytesIn === 0) return new CorruptObjectError('OpenPGP object is empty', { cause: err });
-  if (/modification detected|session key decryption failed|decryption key|no.*(secret|private) key|checksum/i.test(msg)) {
+  if (/session key decryption failed|decryption key|no.*(secret|private) key/i.test(msg)) {
+    // compat: WAL-G's (go-crypto's ErrKeyIncorrect) text first.
+    return new DecryptionError(`openpgp: incorrect key (OpenPGP decryption failed: ${firstLine(msg)})`, { cause: err });
+  }
+  if (/modification detected|checksum/i.test(msg)) {
     return new DecryptionError(`OpenPGP decryption failed (wrong key or modified data): ${firstLine(msg)}`, { cause: err });
   }
   if (/unexpected end|end of (stream|packet|data)|truncat|premature|too short/i.test(msg)) {

@@ -3,7 +3,7 @@
 // alive ones (read-only check); cached statuses are trusted within their lifetime, outdated ones are checked first.
 
 import type { Config } from '../../config/load.ts';
-import { CancelledError, ConfigError, StorageError, describeError } from '../../core/errors.ts';
+import { CancelledError, ConfigError, StorageError, UnknownStorageError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { openStorage } from '../registry.ts';
 import type { Storage } from '../types.ts';
@@ -43,7 +43,7 @@ export class StorageSet {
   /** A member by name, without any aliveness check (storage tools). Throws ConfigError naming the known ones. */
   byName(name: string): Storage {
     const m = this.members.find((x) => x.name === name.toLowerCase() || x.name === name);
-    if (!m) throw new ConfigError(`storage with name '${name}' is not found, available storages: [${this.names().join(' ')}]`);
+    if (!m) throw new ConfigError(`storage with name "${name}" is not found, available storages: [${this.names().join(' ')}]`);
     return m.storage;
   }
 
@@ -114,13 +114,13 @@ export class StorageSet {
 
   /** One named storage, after checking it is alive (compat: UseSpecificStorage). */
   async specific(name: string, signal?: AbortSignal): Promise<{ name: string; storage: Storage }> {
-    this.byName(name);
-    const m = this.members.find((x) => x.name === name.toLowerCase() || x.name === name)!;
+    const m = this.members.find((x) => x.name === name.toLowerCase() || x.name === name);
+    if (!m) throw new UnknownStorageError(name, this.cache !== undefined);
     if (!this.cache) return m;
     const { relevant } = this.statusOf();
     if (relevant.get(m.key) === true) return m;
     if ((await this.check([m], signal)).get(m.key)) return m;
-    throw new StorageError(`storage '${m.name}' is not alive`);
+    throw new StorageError(`no alive storages (storage '${m.name}' is not alive)`);
   }
 
   /** Flushes the status cache and closes every member. */
