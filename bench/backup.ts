@@ -80,7 +80,12 @@ async function main(): Promise<void> {
     const row = (op: string, ours: Measure[], theirs: Measure[], target: string) => {
       const ow = median(ours, 'seconds'); const tw = median(theirs, 'seconds');
       const orss = Math.max(...ours.map((x) => x.peakMb)); const trss = Math.max(...theirs.map((x) => x.peakMb));
-      return `| ${op} | ${ow.toFixed(1)} | ${tw.toFixed(1)} | **${(ow / tw).toFixed(2)}** (target ${target}) | ${orss.toFixed(0)} | ${trss.toFixed(0)} |`;
+      // Runs alternate, so run i of both tools saw the same state of the machine: the median of the paired
+      // ratios is the figure least moved by a noisy neighbour.
+      const paired = ours.map((m, i) => m.seconds / theirs[i]!.seconds).sort((a, b) => a - b)[Math.floor(ours.length / 2)]!;
+      const oc = median(ours, 'cpuSeconds'); const tc = median(theirs, 'cpuSeconds');
+      return `| ${op} | ${ow.toFixed(1)} | ${tw.toFixed(1)} | **${(ow / tw).toFixed(2)}** (target ${target}) | ${paired.toFixed(2)} | ` +
+        `${oc.toFixed(2)} / ${tc.toFixed(2)} | ${orss.toFixed(0)} | ${trss.toFixed(0)} |`;
     };
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const md = [
@@ -93,18 +98,19 @@ async function main(): Promise<void> {
       'Both tools: lz4, local file repository on the same disk, fast checkpoint, run as the cluster owner. Ours with default',
       'settings (WALG_UPLOAD_DISK_CONCURRENCY=1, WALG_DOWNLOAD_CONCURRENCY=10, fsync of restored files on); pgBackRest',
       '`process-max=2`. Wall time: median of ' + runs + ' alternating runs; peak RSS: maximum over the runs of the summed RSS of the',
-      'process tree (sampled every 50 ms).',
+      'process tree (sampled every 50 ms), each binary evicted from the page cache and started once before (bench/harness.ts);',
+      'paired median: the median of the per-run ratios; CPU: median CPU-seconds of the process tree.',
       '',
-      '| operation | ours (s) | pgBackRest (s) | ours / pgBackRest | ours peak RSS (MB) | pgBackRest peak RSS (MB) |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| operation | ours (s) | pgBackRest (s) | ours / pgBackRest | paired median | CPU s, ours / pgBackRest | ours peak RSS (MB) | pgBackRest peak RSS (MB) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
       row('backup (`backup-push` vs `pgbackrest backup --type=full`)', results.walgPush!, results.pgbrBackup!, '≤ 0.6'),
       row('restore (`backup-fetch LATEST` vs `pgbackrest restore`)', results.walgFetch!, results.pgbrRestore!, '≤ 0.8'),
       '',
       ...(REF ? [
         'Against WAL-G v3.0.9 (`WALG_REFERENCE_PG`), same runs:',
         '',
-        '| operation | ours (s) | WAL-G (s) | ours / WAL-G | ours peak RSS (MB) | WAL-G peak RSS (MB) |',
-        '|---|---:|---:|---:|---:|---:|',
+        '| operation | ours (s) | WAL-G (s) | ours / WAL-G | paired median | CPU s, ours / WAL-G | ours peak RSS (MB) | WAL-G peak RSS (MB) |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
         row('backup-push', results.walgPush!, results.refPush!, '≤ 0.8'),
         row('backup-fetch LATEST', results.walgFetch!, results.refFetch!, '≤ 0.8'),
         '',
@@ -118,9 +124,9 @@ async function main(): Promise<void> {
       'we by polling archive_status. The virtual disk of this machine makes single runs vary by ±30 % (the first',
       'restore of each tool is the slowest), hence the medians.',
       '',
-      'All runs (s / MB):',
+      'All runs (wall s / peak RSS MB / CPU s):',
       '',
-      ...Object.entries(results).map(([k, v]) => `- ${k}: ${v.map((m) => `${m.seconds.toFixed(1)} / ${m.peakMb.toFixed(0)}`).join(', ')}`),
+      ...Object.entries(results).map(([k, v]) => `- ${k}: ${v.map((m) => `${m.seconds.toFixed(1)} / ${m.peakMb.toFixed(0)} / ${m.cpuSeconds.toFixed(2)}`).join(', ')}`),
       '',
     ].join('\n');
     console.log(`\n${md}`);

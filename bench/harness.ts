@@ -2,7 +2,7 @@
 // with the peak RSS of its whole process tree, waiting for the archiver, and directory sizes.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCluster, pgIdentity, userTempDir, PG_BIN } from '../test/servers/postgres.ts';
 import type { PgCluster } from '../test/servers/postgres.ts';
@@ -32,7 +32,24 @@ export function treeRssKb(pid: number): number {
   return total;
 }
 
-export interface Measure { seconds: number; peakMb: number }
+export interface Measure {
+  seconds: number;
+  peakMb: number;
+  /** CPU-seconds (user + system) of the command and every descendant it waited for. */
+  cpuSeconds: number;
+}
+
+/**
+ * CPU-seconds of this process's children that have been waited for (cutime + cstime of /proc/self/stat): the
+ * difference across one measured command is that command's CPU, its own descendants included. Clock ticks are
+ * 100 per second on Linux (USER_HZ).
+ */
+function childCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: state is field 3, cutime 16 and cstime 17 (1-based, man 5 proc).
+  return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / 100;
+}
 
 const settled = new Set<string>();
 
@@ -41,12 +58,15 @@ const settled = new Set<string>();
  * RSS counts the mapped pages of the binary, and a file just written in one big write (as `make build` writes
  * dist/wal-g) sits in the page cache as large folios that are mapped whole: 114 MB instead of 73 for our start-up.
  * So every program is written back and evicted from the cache (posix_fadvise DONTNEED, through dd) and started once before it is
- * measured, ours and its peers alike.
+ * measured (again after it changed), ours and its peers alike.
  */
 function settleBinary(cmd: string): void {
   const path = cmd.includes('/') ? cmd : `/usr/bin/${cmd}`;
-  if (settled.has(path)) return;
-  settled.add(path);
+  // Again whenever the file changed (a rebuild during a long bench writes it anew).
+  const st = statSync(path);
+  const key = `${path} ${st.ino} ${st.mtimeMs}`;
+  if (settled.has(key)) return;
+  settled.add(key);
   // Dirty pages cannot be dropped: write the file back first (sync FILE is fsync).
   execFileSync('sync', [path]);
   execFileSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
@@ -59,6 +79,7 @@ export function measure(cmd: string, args: string[], env: Record<string, string>
   settleBinary(cmd);
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
+    const cpu0 = childCpuSeconds();
     const child = spawn(cmd, args, {
       uid: id.uid, gid: id.gid, cwd: '/tmp',
       env: { PATH: `${PG_BIN}:/usr/bin:/bin`, HOME: id.home, LC_ALL: 'C', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
@@ -72,7 +93,7 @@ export function measure(cmd: string, args: string[], env: Record<string, string>
       clearInterval(timer);
       const seconds = (performance.now() - t0) / 1000;
       if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-3000)}`));
-      else resolve({ seconds, peakMb: peak / 1024 });
+      else resolve({ seconds, peakMb: peak / 1024, cpuSeconds: childCpuSeconds() - cpu0 });
     });
   });
 }

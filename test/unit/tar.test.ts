@@ -144,6 +144,10 @@ describe('confined extraction', () => {
       await fh.close();
       await q.add(fh, join(root, 'PG_VERSION'));
       await assert.rejects(q.drain(), (err: Error) => err instanceof LocalFileError && /failed to fsync '.*PG_VERSION'/.test(err.message));
+      // The same for a descriptor of the native file jobs (small files): fsync of a closed descriptor fails (EBADF).
+      const q2 = new SyncBehind(1, 2);
+      await q2.add(1 << 20, join(root, 'base/block'));
+      await assert.rejects(q2.drain(), (err: Error) => err instanceof LocalFileError && /failed to fsync '.*base\/block'/.test(err.message));
     } finally { rmSync(base, { recursive: true, force: true }); }
   });
 
