@@ -115,6 +115,13 @@ export class ReportedError extends WalgError {
   }
 }
 
+/** compat: Go's text of a failed file operation's cause (`no such file or directory`), else the Node code. */
+export function goErrnoText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const texts: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory' };
+  return (code && texts[code]) ?? code ?? 'error';
+}
+
 /** A short, one-line description of any thrown value, for the final ERROR log line. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {

@@ -123,7 +123,38 @@ export const STORE_CASES: readonly StoreCase[] = [
     env: () => ({ WALG_LIBSODIUM_KEY: '', WALG_LIBSODIUM_KEY_TRANSFORM: '' }), level: 'ERROR', text: /^lz4: bad magic number/, code: 1 },
   { id: 'key-length', what: 'a libsodium key that is not 32 bytes', args: (c) => ['wal-fetch', '00000001000000000000000A', join(c.work, 'x')],
     env: () => ({ WALG_LIBSODIUM_KEY: 'abcd' }), level: 'ERROR', text: /libsodium Crypter: during key transform: key must be exactly 32 bytes \(got 2 bytes/, code: 1 },
+  { id: 'libsodium-key-path-missing', what: 'WALG_LIBSODIUM_KEY_PATH names no file', args: (c) => ['wal-fetch', '00000001000000000000000A', join(c.work, 'x')],
+    env: () => ({ WALG_LIBSODIUM_KEY: '', WALG_LIBSODIUM_KEY_PATH: '/nonexistent/walg.key' }), level: 'ERROR',
+    text: /libsodium Crypter: unable to read key from file: open \/nonexistent\/walg\.key: no such file or directory/, code: 1 },
+  { id: 'pgp-key-path-missing', what: 'WALG_PGP_KEY_PATH names no file', args: (c) => ['wal-fetch', '00000001000000000000000A', join(c.work, 'x')],
+    env: () => ({ WALG_LIBSODIUM_KEY: '', WALG_LIBSODIUM_KEY_TRANSFORM: '', WALG_PGP_KEY_PATH: '/nonexistent/walg.asc' }), level: 'ERROR',
+    text: /open \/nonexistent\/walg\.asc: no such file or directory/, code: 1 },
+  { id: 'pgp-wrong-key', what: 'st get with an OpenPGP key that is not the one the object was encrypted to',
+    prep: async (c) => {
+      const keys = pgpKeys(c.work);
+      const r = await run(c, ['st', 'put', keys.file, 'pgp-object'], { WALG_LIBSODIUM_KEY: '', WALG_LIBSODIUM_KEY_TRANSFORM: '', WALG_PGP_KEY_PATH: keys.a });
+      assert.equal(r.code, 0, `st put with key A: ${r.stderr}`);
+    },
+    args: (c) => ['st', 'get', 'pgp-object.lz4', join(c.work, 'x')],
+    env: (c) => ({ WALG_LIBSODIUM_KEY: '', WALG_LIBSODIUM_KEY_TRANSFORM: '', WALG_PGP_KEY_PATH: join(c.work, 'b.asc') }), level: 'ERROR',
+    text: /^download the file: failed to init decrypt reader: openpgp: incorrect key/, code: 1 },
 ];
+
+/** Two unprotected OpenPGP key pairs (gpg, ed25519 + cv25519) exported to `<work>/a.asc`, `<work>/b.asc`, and a file. */
+function pgpKeys(work: string): { a: string; b: string; file: string } {
+  const out: Record<string, string> = {};
+  for (const n of ['a', 'b']) {
+    const home = join(work, `gnupg-${n}`);
+    mkdirSync(home, { mode: 0o700 });
+    const gpg = (args: string[]) => execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', '--yes', '--no-tty', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    gpg(['--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', `Key ${n} <${n}@example.com>`, 'future-default', 'default', 'never']);
+    out[n] = join(work, `${n}.asc`);
+    writeFileSync(out[n], gpg(['--armor', '--export-secret-keys']));
+  }
+  const file = join(work, 'plain.txt');
+  writeFileSync(file, 'encrypted to key a\n');
+  return { a: out.a!, b: out.b!, file };
+}
 
 /** A fresh copy of the recorded storage (with its recorded mtimes) and a scratch dir, owned by the cluster user. */
 export function freshStore(bin: string): StoreCtx & { cleanup(): void } {

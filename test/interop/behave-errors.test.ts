@@ -26,7 +26,11 @@ function blanked(line: LogLine | undefined): string {
 }
 
 /** Cases whose WAL-G line carries a wrapper ours does not print (the list's text is still in both). */
-const WALG_ONLY_PREFIX: Record<string, string> = { 'key-length': 'failed to init decrypt reader: ' };
+const WALG_ONLY_PREFIX: Record<string, string> = {
+  'key-length': 'failed to init decrypt reader: ',
+  'libsodium-key-path-missing': 'failed to init decrypt reader: ',
+  'pgp-key-path-missing': 'failed to init decrypt reader: ',
+};
 
 function assertSameStart(id: string, walg: LogLine | undefined, ours: LogLine | undefined): void {
   const w = blanked(walg).slice((WALG_ONLY_PREFIX[id] ?? '').length);

@@ -2,7 +2,7 @@
 // and lazily imports only the chosen implementation.
 
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, goErrnoText } from '../../core/errors.ts';
 import type { Config } from '../../config/load.ts';
 import type { Crypter } from '../types.ts';
 
@@ -25,7 +25,8 @@ export async function configureCrypter(config: Config): Promise<Crypter | undefi
       armored = pgpKey.replace(/\\n/g, '\n');
     } else {
       try { armored = readFileSync(pgpKeyPath!, 'utf8'); } catch (err) {
-        throw new ConfigError(`cannot read WALG_PGP_KEY_PATH '${pgpKeyPath}': ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+        // compat: Go's os error text, as WAL-G prints it ("open <path>: no such file or directory"), then the setting.
+        throw new ConfigError(`open ${pgpKeyPath}: ${goErrnoText(err)} (WALG_PGP_KEY_PATH)`);
       }
     }
     const { createOpenPgpCrypter } = await import('./openpgp.ts');

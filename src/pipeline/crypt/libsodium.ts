@@ -4,7 +4,7 @@
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { loadNative } from '../../core/native.ts';
-import { ConfigError, CorruptObjectError, DecryptionError } from '../../core/errors.ts';
+import { ConfigError, CorruptObjectError, DecryptionError, goErrnoText } from '../../core/errors.ts';
 import type { Crypter } from '../types.ts';
 
 /** Plaintext bytes per secretstream message; WAL-G's chunkSize. */
@@ -84,8 +84,8 @@ export function libsodiumKeyFromSettings(settings: LibsodiumKeySettings): Buffer
     try {
       content = readFileSync(settings.keyPath);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new ConfigError(`cannot read WALG_LIBSODIUM_KEY_PATH '${settings.keyPath}': ${code}`);
+      // compat: WAL-G's text with Go's os error text, then the setting.
+      throw new ConfigError(`libsodium Crypter: unable to read key from file: open ${settings.keyPath}: ${goErrnoText(err)} (WALG_LIBSODIUM_KEY_PATH)`);
     }
     // Bytes, not a string: a raw binary key file must keep its exact bytes for the 'none' transform.
     raw = trimGoSpace(content);

@@ -48,7 +48,7 @@ function mapError(err: unknown, direction: 'encrypt' | 'decrypt', bytesIn: numbe
   if (bytesIn === 0) return new CorruptObjectError('OpenPGP object is empty', { cause: err });
   if (/session key decryption failed|decryption key|no.*(secret|private) key/i.test(msg)) {
     // compat: WAL-G's (go-crypto's ErrKeyIncorrect) text first.
-    return new DecryptionError(`openpgp: incorrect key (OpenPGP decryption failed: ${firstLine(msg)})`, { cause: err });
+    return new DecryptionError(`failed to init decrypt reader: openpgp: incorrect key (OpenPGP decryption failed: ${firstLine(msg)})`, { cause: err });
   }
   if (/modification detected|checksum/i.test(msg)) {
     return new DecryptionError(`OpenPGP decryption failed (wrong key or modified data): ${firstLine(msg)}`, { cause: err });
