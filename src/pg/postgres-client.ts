@@ -3,6 +3,7 @@
 // compat: the SQL mirrors WAL-G's query_runner.go; every value that could overflow a JS number is cast to text.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { WalgError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import { parseLsn } from './lsn.ts';
@@ -288,6 +289,17 @@ function pgxText(err: unknown): string {
 }
 
 /**
+ * compat: pgx's (WAL-G's) text of a failed connection, `Connect: postgres connection failed: failed to connect to
+ * \`user=<u> database=<d>\`: `, then where we tried and why.
+ */
+export function connectFailureText(s: PgConnectSettings, err: unknown): string {
+  let user = s.user;
+  if (!user) try { user = userInfo().username; } catch { user = ''; }
+  const where = s.host.startsWith('/') ? `${s.host}/.s.PGSQL.${s.port}` : `${s.host}:${s.port}`;
+  return `Connect: postgres connection failed: failed to connect to \`user=${user} database=${s.database ?? ''}\`: ${where}: ${(err as Error).message}`;
+}
+
+/**
  * Opens one session to the server described by the PG* environment (see connectSettings). node-postgres is
  * imported here, on first use, so commands that never talk to PostgreSQL do not pay for loading it.
  * Throws PostgresError when the connection fails.
@@ -302,8 +314,7 @@ export async function connectPostgres(env: NodeJS.ProcessEnv = process.env): Pro
   try {
     await client.connect();
   } catch (err) {
-    const where = s.host.startsWith('/') ? `socket ${s.host}/.s.PGSQL.${s.port}` : `${s.host}:${s.port}`;
-    throw new PostgresError(`failed to connect to PostgreSQL at ${where}: ${(err as Error).message}`, { cause: err });
+    throw new PostgresError(connectFailureText(s, err), { cause: err });
   }
   log.debug(`Connected to PostgreSQL at ${s.host}:${s.port}`);
   return new PgBackupDatabase(client);

@@ -159,7 +159,7 @@ async function prepareDestination(dir: string): Promise<string> {
     const real = await realpath(abs);
     if (!(await lstat(real)).isDirectory()) throw new LocalFileError(`Destination '${dir}' is not a directory`);
     // compat: WAL-G's NonEmptyDBDataDirectoryError text.
-    if (!(await isEmptyDir(real))) throw new LocalFileError(`Directory ${dir} for delta base must be empty`);
+    if (!(await isEmptyDir(real))) throw new LocalFileError(`Failed to fetch backup: Directory ${dir} for delta base must be empty`);
   }
   return realpath(abs);
 }

@@ -403,7 +403,7 @@ export function currentLsnQuery(version: number): string {
  * connection or a query fails, or the server's WAL segment size differs from WALG_PG_WAL_SIZE.
  */
 export async function queryCurrentWalSegment(segmentSize: number, env: NodeJS.ProcessEnv = process.env): Promise<WalSegment> {
-  const { connectSettings, PostgresError } = await import('../postgres-client.ts');
+  const { connectFailureText, connectSettings, PostgresError } = await import('../postgres-client.ts');
   const s = connectSettings(env);
   const pg = (await import('pg')).default;
   const client = new pg.Client({
@@ -413,7 +413,7 @@ export async function queryCurrentWalSegment(segmentSize: number, env: NodeJS.Pr
   try {
     await client.connect();
   } catch (err) {
-    throw new PostgresError(`Failed to establish a connection to Postgres cluster ${describeError(err)}`, { cause: err });
+    throw new PostgresError(`Failed to establish a connection to Postgres cluster ${connectFailureText(s, err)}`, { cause: err });
   }
   try {
     const one = async (sql: string, what: string): Promise<Record<string, unknown>> => {
