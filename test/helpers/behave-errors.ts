@@ -229,7 +229,9 @@ export interface PgCase {
   env?: Record<string, string>;
   /** Makes archive_command fail during the run. */
   archiveFails?: boolean;
-  level: 'ERROR';
+  /** SQL run before the case and after it (to undo). */
+  sql?: { before: string[]; after: string[] };
+  level: 'ERROR' | 'WARNING';
   text: RegExp;
   code: number;
 }
@@ -264,6 +266,10 @@ export const PG_CASES: readonly PgCase[] = [
   { id: 'archive-timeout', what: 'WAL archiving not done within WALG_STOP_BACKUP_TIMEOUT', archiveFails: true,
     args: (c) => ['backup-push', c.dataDir, '--full'], env: { WALG_STOP_BACKUP_TIMEOUT: '3s' },
     level: 'ERROR', text: /^UploadLabelFiles: failed to stop backup: QueryRunner StopBackup: stop backup failed: ERROR: canceling statement due to statement timeout \(SQLSTATE 57014\)/, code: 1 },
+  { id: 'archive-command-empty', what: 'archive_mode on, archive_command empty (the warning; the stop then times out)',
+    sql: { before: ["alter system set archive_command = ''", 'select pg_reload_conf()'], after: ['alter system reset archive_command', 'select pg_reload_conf()'] },
+    args: (c) => ['backup-push', c.dataDir, '--full'], env: { WALG_STOP_BACKUP_TIMEOUT: '3s' },
+    level: 'WARNING', text: /^archive_command is not configured\. This may cause inconsistent backups\. Please consider configuring WAL archiving\.$/, code: 1 },
 ];
 
 /** The archive script of a server case: `ok` pretends to archive (exit 0), else it fails. */
@@ -274,7 +280,8 @@ export function writeArchiveScript(work: string, ok: boolean): void {
 }
 
 /** Runs one server case with `bin` on a fresh storage under `work`; returns the run and the last ERROR line. */
-export async function runPgCase(k: PgCase, bin: string, cluster: { dataDir: string; env: Record<string, string> }, work: string): Promise<{ r: RunResult; line: LogLine | undefined }> {
+export async function runPgCase(k: PgCase, bin: string, cluster: { dataDir: string; env: Record<string, string>; psql(sql: string): Promise<string> },
+  work: string): Promise<{ r: RunResult; line: LogLine | undefined }> {
   const base = join(work, `${k.id}-${bin.split('/').pop()}`);
   const c: PgCtx = { dataDir: cluster.dataDir, pgEnv: cluster.env, store: join(base, 'store'), work: join(base, 'work'), bin };
   mkdirSync(c.store, { recursive: true });
@@ -282,9 +289,14 @@ export async function runPgCase(k: PgCase, bin: string, cluster: { dataDir: stri
   try {
     await k.prep?.(c);
     if (k.archiveFails) writeArchiveScript(work, false);
+    for (const q of k.sql?.before ?? []) await cluster.psql(q);
+    // The server reads the reloaded setting soon after pg_reload_conf() returns.
+    if (k.sql) await new Promise((r) => setTimeout(r, 500));
     const r = await runBin(bin, k.args(c), pgCaseEnv(c, k.env));
     return { r, line: logLines(r.stderr).filter((l) => l.level === k.level).at(-1) };
   } finally {
+    for (const q of k.sql?.after ?? []) await cluster.psql(q);
+    if (k.sql) await new Promise((r) => setTimeout(r, 500));
     writeArchiveScript(work, true);
     rmSync(base, { recursive: true, force: true });
   }
