@@ -54,7 +54,7 @@ test('listBackups keeps the zone name of the sentinel\'s listing entry', async (
 
 test('MySQL backup-list --detail --pretty prints the last-modified time in the storage\'s zone (Azure: GMT)', async () => {
   const { renderDetail } = await import('../../src/commands/mysql/backup-list.ts');
-  const sentinel = { StartLocalTime: '2026-12-03T11:40:00.5+03:00', StopLocalTime: '2026-12-03T11:45:00+03:00', IsPermanent: false };
+  const sentinel = { StartLocalTime: '2026-12-03T11:40:00.5+03:00', StopLocalTime: '2026-12-03T11:45:00+03:00', IsPermanent: false, IsIncremental: false, LSN: null };
   const out = renderDetail([{ name: 'stream_20261203084000', modified: t, zoneName: 'GMT', sentinel }], { detail: true, pretty: true });
   assert.match(out, /\| Thursday, 03-Dec-26 11:50:18 GMT \| Thursday, 03-Dec-26 11:40:00 \+0300 \|/);
   const utc = renderDetail([{ name: 'stream_20261203084000', modified: t, sentinel }], { detail: true, pretty: true });
