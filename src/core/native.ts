@@ -41,6 +41,11 @@ export interface WalgNative {
   fileCreateWrite(path: string, chunks: Uint8Array[], mode: number): Promise<number>;
   /** fsyncs (when `sync`) and closes `fd`, in one job; the descriptor is closed even when fsync fails. */
   fileSyncClose(fd: number, sync: boolean): Promise<void>;
+  /**
+   * syncfs(2) of the file system `fd` is on, then close, in one job (closed even when it fails). Since Linux 5.8 it
+   * reports the writeback errors of that file system since `fd` was opened.
+   */
+  syncFsClose(fd: number): Promise<void>;
 }
 
 /** The walg addon's exports (loaded on first use). */

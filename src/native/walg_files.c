@@ -7,6 +7,9 @@
  *                                                            fchmod(mode); resolves with the open descriptor
  *   fileSyncClose(fd, sync)             -> Promise<void>    fsync (when sync) then close; the descriptor is closed
  *                                                            even when fsync fails
+ *   syncFsClose(fd)                     -> Promise<void>    syncfs(2) of the file system fd is on, then close; since
+ *                                                            Linux 5.8 it reports writeback errors seen on that
+ *                                                            file system since fd was opened
  *
  * A restore of a PostgreSQL cluster writes thousands of small files. Through node:fs each of open, fstat, write,
  * fchmod, fsync and close is a round trip to the thread pool, with a promise, a request object and a wake-up of a
@@ -39,7 +42,7 @@ typedef struct {
   int niov;
   mode_t mode;
   int fd;
-  int sync;
+  int sync; /* 1: fsync before close; 2: syncfs before close */
   int err; /* errno of the failure, or -1 for "not a regular file"; 0 = success */
   const char *syscall;
 } file_job;
@@ -95,7 +98,13 @@ static void run_create(file_job *j) {
 }
 
 static void run_sync_close(file_job *j) {
-  if (j->sync && fsync(j->fd) != 0) {
+  if (j->sync == 2 && syncfs(j->fd) != 0) {
+    int err = errno;
+    close(j->fd);
+    fail(j, "syncfs", err);
+    return;
+  }
+  if (j->sync == 1 && fsync(j->fd) != 0) {
     int err = errno;
     close(j->fd);
     fail(j, "fsync", err);
@@ -140,7 +149,7 @@ static void complete_file_job(napi_env env, napi_status status, void *data) {
 static napi_value queue_file_job(napi_env env, file_job *j) {
   napi_value promise, name;
   if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, j->create ? "walg:file-create-write" : "walg:file-sync-close", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_string_utf8(env, j->create ? "walg:file-create-write" : j->sync == 2 ? "walg:syncfs" : "walg:file-sync-close", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, execute_file_job, complete_file_job, j, &j->work) != napi_ok ||
       napi_queue_async_work(env, j->work) != napi_ok) {
     /* Only reachable when the engine is failing; the promise (if any) stays pending, the error is thrown. */
@@ -235,15 +244,35 @@ static napi_value file_sync_close(napi_env env, napi_callback_info info) {
     return NULL;
   }
   j->fd = fd;
-  j->sync = sync;
+  j->sync = sync ? 1 : 0;
   return queue_file_job(env, j);
 }
 
-/* Adds fileCreateWrite and fileSyncClose to the addon's exports. */
+static napi_value sync_fs_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "walg_native: expected (fd: number)");
+    return NULL;
+  }
+  file_job *j = (file_job *)calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "walg_native: out of memory");
+    return NULL;
+  }
+  j->fd = fd;
+  j->sync = 2;
+  return queue_file_job(env, j);
+}
+
+/* Adds fileCreateWrite, fileSyncClose and syncFsClose to the addon's exports. */
 int walg_files_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"fileCreateWrite", NULL, file_create_write, NULL, NULL, NULL, napi_enumerable, NULL},
     {"fileSyncClose", NULL, file_sync_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"syncFsClose", NULL, sync_fs_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -1,9 +1,10 @@
 // `wal-g backup-fetch <destination_directory> [backup_name | LATEST]`: thin command over src/pg/basebackup/fetch.ts.
 
 import type { CommandContext } from '../context.ts';
-import { UsageError } from '../../core/errors.ts';
+import { ConfigError, UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { backupFetch } from '../../pg/basebackup/fetch.ts';
+import { restoreSyncMethod } from '../../tar/filesystem-sync.ts';
 import { positiveConcurrency, targetStorageName } from './settings.ts';
 
 /** Flags of backup-fetch (names as commander gives them). */
@@ -40,6 +41,7 @@ export async function run(ctx: CommandContext, destination: string, backupName: 
     // A tar whose download failed is retried a few times (WAL-G retries whole rounds WALG_DOWNLOAD_FILE_RETRIES times).
     retries: Math.min(3, Math.max(0, cfg.getInt('WALG_DOWNLOAD_FILE_RETRIES'))),
     fsync: !cfg.getBool('WALG_TAR_DISABLE_FSYNC'),
+    syncMethod: restoreSyncMethod(cfg.get('WALG_RESTORE_SYNC_METHOD'), (msg) => new ConfigError(msg)),
     signal: ctx.signal,
   });
 }

@@ -20,6 +20,8 @@ import type { FileDescription, FilesMetadata } from '../files-metadata.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { readTar } from '../../tar/reader.ts';
 import { SafeExtractor, SyncBehind } from '../../tar/extract.ts';
+import { FileSystemSync } from '../../tar/filesystem-sync.ts';
+import type { RestoreSyncMethod } from '../../tar/filesystem-sync.ts';
 import { applyIncrement } from '../pagefile.ts';
 
 /** compat: internal/databases/postgres/backup.go UtilityFilePaths — always wanted when Files is non-empty. */
@@ -46,8 +48,10 @@ export interface BackupFetchOptions {
   downloadConcurrency?: number;
   /** Retry rounds for a tar whose download or decoding failed (default 2). */
   retries?: number;
-  /** fsync each file (default true; WALG_TAR_DISABLE_FSYNC turns it off). */
+  /** Make the restore durable (default true; WALG_TAR_DISABLE_FSYNC turns it off). */
   fsync?: boolean;
+  /** How (WALG_RESTORE_SYNC_METHOD): an fsync per file (default), or one syncfs per file system at the end. */
+  syncMethod?: RestoreSyncMethod;
   signal?: AbortSignal;
 }
 
@@ -355,18 +359,24 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
   const onOuterAbort = () => stop.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const order: string[] = [];
-  // Files are fsynced behind the extraction (2 at a time, so the thread pool keeps threads for decoding and
-  // writing) and all of them before we return.
-  const syncBehind = opts.fsync !== false ? new SyncBehind(2) : undefined;
+  // With syncfs, one descriptor per file system, opened before anything is written (so its errors are all seen),
+  // and no per-file fsync. Else files are fsynced behind the extraction (2 at a time, so the thread pool keeps
+  // threads for decoding and writing) and all of them before we return.
+  const durable = opts.fsync !== false;
+  const fsSync = durable && opts.syncMethod === 'syncfs' ? new FileSystemSync([root, ...mounts.values()]) : undefined;
+  const syncBehind = durable && !fsSync ? new SyncBehind(2) : undefined;
+  const extractOpts = { ...opts, fsync: durable && !fsSync };
   try {
     for (const member of chain) {
       if (member.sentinel.DeltaFrom) log.info(`Applying delta backup ${member.name} on top of ${member.sentinel.DeltaFrom}`);
       else if (chain.length > 1) log.info(`Restoring the base of the delta chain: ${member.name}`);
-      await extractMember(member, opts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '', syncBehind);
+      await extractMember(member, extractOpts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '', syncBehind);
     }
     await syncBehind?.drain();
+    await fsSync?.syncAll();
   } catch (err) {
     await syncBehind?.drain().catch(() => {}); // no sync left running behind a failed restore
+    fsSync?.close();
     throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
