@@ -46,6 +46,8 @@ export interface WalgNative {
    * reports the writeback errors of that file system since `fd` was opened.
    */
   syncFsClose(fd: number): Promise<void>;
+  /** Sends `state` as one datagram to the systemd notification socket `socketPath` ("@name": abstract); true once sent. */
+  sdNotify(socketPath: string, state: string): boolean;
 }
 
 /** The walg addon's exports (loaded on first use). */

@@ -446,6 +446,7 @@ static napi_value js_xxh32_digest(napi_env env, napi_callback_info info) {
 /* ---------------------------------------------------------------------------------------------------------- */
 
 int walg_files_init(napi_env env, napi_value exports); /* walg_files.c */
+int walg_notify_init(napi_env env, napi_value exports); /* walg_notify.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -462,6 +463,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (!walg_files_init(env, exports)) return NULL;
+  if (!walg_notify_init(env, exports)) return NULL;
   return exports;
 }
 

@@ -8,6 +8,7 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { ArchiveNonExistenceError, CancelledError, ConfigError, LocalFileError, WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
+import { walgNative } from '../../core/native.ts';
 import { ByteReader, MSG, bytesToArgs, readMessage } from './protocol.ts';
 import type { DaemonMessage } from './protocol.ts';
 
@@ -62,17 +63,32 @@ export function resolveFetchPath(destination: string, pgdata: string | undefined
   return join(pgdata, destination);
 }
 
+/** systemd's notification that the daemon is serving (WAL-G sends none; a Type=notify unit needs it). */
+export const SD_NOTIFY_READY = 'READY=1';
+/** systemd's notification that the daemon is shutting down. */
+export const SD_NOTIFY_STOPPING = 'STOPPING=1';
+
 /**
- * compat: WAL-G's SdNotify — sends `state` as one datagram to NOTIFY_SOCKET. Node.js has no UNIX datagram
- * sockets (dgram supports udp4/udp6 only), so nothing is sent: returns false and the caller logs it at DEBUG.
- * Kept as one function so that a native sender can be dropped in without touching the daemon.
+ * compat: WAL-G's SdNotify — sends `state` as one datagram to NOTIFY_SOCKET (a path, or "@name" for the abstract
+ * namespace), through the native addon since Node.js has no UNIX datagram sockets. True when there is no socket
+ * to notify or the datagram was sent; false when it could not be (the addon missing, or sendto failed).
  */
-export function sdNotify(_state: string, notifySocket: string | undefined): boolean {
+export function sdNotify(state: string, notifySocket: string | undefined): boolean {
   if (!notifySocket) return true;
-  return false;
+  try {
+    return walgNative().sdNotify(notifySocket, state);
+  } catch {
+    return false;
+  }
 }
 
-/** A running daemon: `close()` stops accepting, cancels requests in flight, and removes the socket file. */
+/** The watchdog period: half of systemd's WATCHDOG_USEC when it is set (as sd_watchdog_enabled advises), else 30 s. */
+export function watchdogPeriodMs(env: NodeJS.ProcessEnv = process.env): number {
+  const usec = Number(env.WATCHDOG_USEC);
+  return Number.isFinite(usec) && usec > 0 ? Math.max(1, Math.floor(usec / 2000)) : WATCHDOG_INTERVAL_MS;
+}
+
+/** A running daemon: `close()` stops accepting, lets requests in flight finish, and removes the socket file. */
 export interface RunningDaemon {
   readonly socketPath: string;
   close(): Promise<void>;
@@ -140,6 +156,49 @@ async function withTimeout(parent: AbortSignal, ms: number, what: string, op: (s
   }
 }
 
+/** Runs one request and returns the reply byte; throws for E (compat: WAL-G's message handlers). */
+async function handleMessage(msg: DaemonMessage, opts: DaemonOptions, stopping: AbortSignal): Promise<string> {
+  switch (msg.type) {
+    case MSG.CHECK:
+      log.debug('configuration successfully checked');
+      return MSG.OK;
+    case MSG.WAL_PUSH: {
+      const walFileName = msg.body.toString('utf8');
+      log.debug(`wal file name: ${walFileName}`);
+      const fullPath = resolvePushPath(walFileName, opts.pgdata);
+      log.debug(`starting wal-push: ${fullPath}`);
+      try {
+        await withTimeout(stopping, opts.operationTimeoutMs, 'wal-push', (signal) => opts.ops.walPush(fullPath, signal));
+      } catch (err) {
+        throw new WalgError('file archiving failed', { cause: err });
+      }
+      log.debug(`successfully archived: ${walFileName}`);
+      return MSG.OK;
+    }
+    case MSG.WAL_FETCH: {
+      const args = bytesToArgs(msg.body);
+      if (args.length !== 2) throw new WalgError('wal-fetch incorrect arguments count');
+      const [walName, location] = args as [string, string];
+      const fullPath = resolveFetchPath(location, opts.pgdata);
+      log.debug(`starting wal-fetch: ${walName} -> ${fullPath}`);
+      try {
+        await withTimeout(stopping, opts.operationTimeoutMs, 'wal-fetch', (signal) => opts.ops.walFetch(walName, fullPath, signal));
+      } catch (err) {
+        if (err instanceof ArchiveNonExistenceError) {
+          // compat: a warning, not an error — recovery probes past the end of the archive all the time.
+          log.warn(`ArchiveNonExistenceError: ${err.message}`);
+          return MSG.ARCHIVE_MISSING;
+        }
+        throw new WalgError('WAL fetch failed', { cause: err });
+      }
+      log.debug(`successfully fetched: ${walName} -> ${fullPath}`);
+      return MSG.OK;
+    }
+    default:
+      throw new WalgError(`unexpected message type: ${msg.type}`);
+  }
+}
+
 /**
  * Starts listening on `socketPath` (a stale socket file there is removed first) and serves clients until close().
  * Each connection is read message by message (compat: ProcessConnection): `C` is answered `O` and the loop goes
@@ -150,49 +209,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await removeStaleSocket(opts.socketPath);
   const stopping = new AbortController();
   const connections = new Set<Socket>();
+  /** Connections whose request is being run: a shutdown waits for them. */
+  const busy = new Set<Socket>();
   const active = new Set<Promise<void>>();
+  let shuttingDown = false;
 
-  const handle = async (msg: DaemonMessage): Promise<string> => {
-    switch (msg.type) {
-      case MSG.CHECK:
-        log.debug('configuration successfully checked');
-        return MSG.OK;
-      case MSG.WAL_PUSH: {
-        const walFileName = msg.body.toString('utf8');
-        log.debug(`wal file name: ${walFileName}`);
-        const fullPath = resolvePushPath(walFileName, opts.pgdata);
-        log.debug(`starting wal-push: ${fullPath}`);
-        try {
-          await withTimeout(stopping.signal, opts.operationTimeoutMs, 'wal-push', (signal) => opts.ops.walPush(fullPath, signal));
-        } catch (err) {
-          throw new WalgError('file archiving failed', { cause: err });
-        }
-        log.debug(`successfully archived: ${walFileName}`);
-        return MSG.OK;
-      }
-      case MSG.WAL_FETCH: {
-        const args = bytesToArgs(msg.body);
-        if (args.length !== 2) throw new WalgError('wal-fetch incorrect arguments count');
-        const [walName, location] = args as [string, string];
-        const fullPath = resolveFetchPath(location, opts.pgdata);
-        log.debug(`starting wal-fetch: ${walName} -> ${fullPath}`);
-        try {
-          await withTimeout(stopping.signal, opts.operationTimeoutMs, 'wal-fetch', (signal) => opts.ops.walFetch(walName, fullPath, signal));
-        } catch (err) {
-          if (err instanceof ArchiveNonExistenceError) {
-            // compat: a warning, not an error — recovery probes past the end of the archive all the time.
-            log.warn(`ArchiveNonExistenceError: ${err.message}`);
-            return MSG.ARCHIVE_MISSING;
-          }
-          throw new WalgError('WAL fetch failed', { cause: err });
-        }
-        log.debug(`successfully fetched: ${walName} -> ${fullPath}`);
-        return MSG.OK;
-      }
-      default:
-        throw new WalgError(`unexpected message type: ${msg.type}`);
-    }
-  };
+  const handle = (msg: DaemonMessage): Promise<string> => handleMessage(msg, opts, stopping.signal);
 
   const messageTimeoutMs = opts.messageTimeoutMs ?? opts.operationTimeoutMs;
   const serveConnection = async (conn: Socket): Promise<void> => {
@@ -217,13 +239,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       // A client that only sent `C` and hung up: WAL-G logs the EOF as a failure; it is the normal end here.
       if (msg === null) { conn.end(() => conn.destroy()); return; }
       let reply: string;
+      busy.add(conn);
       try {
         reply = await handle(msg);
       } catch (err) {
         log.error(`Message loop failure: handle message: ${describeError(err)}`);
         replyAndClose(conn, MSG.ERROR);
         return;
+      } finally {
+        busy.delete(conn);
       }
+      if (shuttingDown) { replyAndClose(conn, reply); return; }
       if (msg.type === MSG.CHECK) {
         conn.write(reply);
         continue;
@@ -244,14 +270,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await listen(server, opts.socketPath);
   server.on('error', (err) => log.error(`daemon listener error: ${err.message}`));
 
-  // compat: WATCHDOG=1 every 30 s when NOTIFY_SOCKET is set (no READY=1, as in WAL-G).
+  // READY=1 once listening (WAL-G sends none), then WATCHDOG=1 every period (compat: 30 s) when NOTIFY_SOCKET is set.
   let watchdog: NodeJS.Timeout | undefined;
   if (opts.notifySocket) {
-    if (sdNotify(SD_NOTIFY_WATCHDOG, opts.notifySocket)) {
-      watchdog = setInterval(() => sdNotify(SD_NOTIFY_WATCHDOG, opts.notifySocket), opts.watchdogIntervalMs ?? WATCHDOG_INTERVAL_MS);
+    if (sdNotify(SD_NOTIFY_READY, opts.notifySocket) && sdNotify(SD_NOTIFY_WATCHDOG, opts.notifySocket)) {
+      watchdog = setInterval(() => sdNotify(SD_NOTIFY_WATCHDOG, opts.notifySocket), opts.watchdogIntervalMs ?? watchdogPeriodMs());
       watchdog.unref();
     } else {
-      log.debug(`NOTIFY_SOCKET is set, but Node.js cannot send UNIX datagrams: ${SD_NOTIFY_WATCHDOG} is not sent`);
+      log.warn(`NOTIFY_SOCKET is set, but ${SD_NOTIFY_READY} could not be sent to '${opts.notifySocket}'`);
     }
   }
 
@@ -261,11 +287,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     close(): Promise<void> {
       closing ??= (async () => {
         clearInterval(watchdog);
+        if (opts.notifySocket) sdNotify(SD_NOTIFY_STOPPING, opts.notifySocket);
+        shuttingDown = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        stopping.abort(new CancelledError('daemon shutting down'));
-        // Requests in flight see the abort and answer E; give them a moment, then drop what is left.
+        // Requests in flight finish (each within its own time limit) and are answered; connections waiting for a
+        // message are dropped now. What is still running after the limit is aborted and answered E.
+        for (const c of connections) if (!busy.has(c)) c.destroy();
         const settle = Promise.allSettled([...active]);
-        await Promise.race([settle, new Promise((r) => setTimeout(r, 5_000).unref())]);
+        await Promise.race([settle, new Promise((r) => setTimeout(r, opts.operationTimeoutMs + 1_000).unref())]);
+        stopping.abort(new CancelledError('daemon shutting down'));
+        await Promise.race([Promise.allSettled([...active]), new Promise((r) => setTimeout(r, 1_000).unref())]);
         for (const c of connections) c.destroy();
         await closed;
         await unlink(opts.socketPath).catch(() => {});
