@@ -2,13 +2,16 @@
 // backup / restore (lz4, process-max 2) and, when WALG_REFERENCE_PG names a WAL-G v3.0.9 binary, against WAL-G's
 // backup-push / backup-fetch (lz4, its defaults, its own file storage); same machine, same run, same disk,
 // alternating runs.
-// Usage: node bench/backup.ts [scale] [runs]   (defaults 100 and 3). Needs PostgreSQL 15 and pgbackrest.
-// Wall time = process start to exit; peak RSS = the largest sum of VmRSS over the process and all its descendants,
-// sampled every 50 ms (pgBackRest works in several processes, we in one).
-// Writes bench/results/backup.md.
+// Usage: node bench/backup.ts [scale] [runs] [--disk-bound]   (defaults 100 and 3). Needs PostgreSQL 15 and
+// pgbackrest. Wall time = process start to exit; peak RSS = the largest sum of VmRSS over the process and all its
+// descendants, sampled every 50 ms (pgBackRest works in several processes, we in one). Restores also time the
+// floor, `lz4 -dc part | tar -x` of our backup's tar partitions followed by `sync -f`, and the tool that goes first
+// rotates from run to run. --disk-bound (root) lowers vm.dirty_bytes to 32 MiB during the restores, so that writes
+// wait for the disk as on a machine whose disk is slow for its CPU, and puts the kernel's values back afterwards.
+// Writes bench/results/backup.md (backup-disk.md with --disk-bound).
 
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +22,10 @@ import type { Measure } from './harness.ts';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The single executable when it is built (what users run), else the sources.
 const BIN = process.env.WALG_BIN ?? join(ROOT, 'dist/wal-g');
-const scale = Number(process.argv[2] ?? 100);
-const runs = Number(process.argv[3] ?? 3);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const scale = Number(positional[0] ?? 100);
+const runs = Number(positional[1] ?? 3);
+const diskBound = process.argv.includes('--disk-bound');
 // The reference WAL-G, built outside this tree (docs/compat.md); optional.
 const REF = process.env.WALG_REFERENCE_PG;
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
@@ -52,27 +57,39 @@ async function main(): Promise<void> {
         results.refPush!.push(await measure(REF, ['backup-push', c.dataDir, '--config', refCfg], pgEnv));
       }
     }
-    for (let i = 0; i < runs; i++) {
-      console.log(`run ${i + 1}/${runs}: restores`);
-      const a = join(work, `restore-walg-${i}`);
-      const b = join(work, `restore-pgbr-${i}`);
-      for (const d of [a, b]) { mkdirSync(d, { mode: 0o700 }); chownSync(d, id.uid, id.gid); }
-      results.walgFetch!.push(await measure(BIN, ['backup-fetch', a, 'LATEST', '--config', walgCfg], {}));
-      results.pgbrRestore!.push(await measure('pgbackrest', pgbr('restore', `--pg1-path=${b}`), {}));
-      if (REF) {
-        const r = join(work, `restore-ref-${i}`);
-        mkdirSync(r, { mode: 0o700 });
-        chownSync(r, id.uid, id.gid);
-        results.refFetch!.push(await measure(REF, ['backup-fetch', r, 'LATEST', '--config', refCfg], {}));
-        rmSync(r, { recursive: true, force: true });
+    results.floorFetch = [];
+    const dirty = diskBound ? lowerDirtyBudget() : undefined;
+    try {
+      for (let i = 0; i < runs; i++) {
+        console.log(`run ${i + 1}/${runs}: restores`);
+        const fresh = (tool: string) => {
+          const d = join(work, `restore-${tool}-${i}`);
+          mkdirSync(d, { mode: 0o700 });
+          chownSync(d, id.uid, id.gid);
+          return d;
+        };
+        const parts = latestTarParts(walgStore);
+        const tasks: Array<[string, () => Promise<Measure>]> = [
+          ['walgFetch', () => measure(BIN, ['backup-fetch', fresh('walg'), 'LATEST', '--config', walgCfg], {})],
+          ['pgbrRestore', () => measure('pgbackrest', pgbr('restore', `--pg1-path=${fresh('pgbr')}`), {})],
+          ['floorFetch', () => {
+            const d = fresh('floor');
+            return measure('sh', ['-c', `${parts.map((f) => `lz4 -dc '${f}' | tar -x -C '${d}'`).join(' && ')} && sync -f '${d}'`], {});
+          }],
+        ];
+        if (REF) tasks.push(['refFetch', () => measure(REF, ['backup-fetch', fresh('ref'), 'LATEST', '--config', refCfg], {})]);
+        // Each run starts with another tool: the first restore after a long pause meets a colder disk.
+        for (let k = 0; k < tasks.length; k++) {
+          const [key, run] = tasks[(i + k) % tasks.length]!;
+          results[key]!.push(await run());
+        }
+        if (i === 0) {
+          console.log(`restored sizes: ours ${dirSizeMb(join(work, `restore-walg-${i}`)).toFixed(0)} MB, pgBackRest ${dirSizeMb(join(work, `restore-pgbr-${i}`)).toFixed(0)} MB`);
+        }
+        for (const tool of ['walg', 'pgbr', 'floor', 'ref']) rmSync(join(work, `restore-${tool}-${i}`), { recursive: true, force: true });
       }
-      if (i === 0) {
-        const sa = dirSizeMb(a);
-        const sb = dirSizeMb(b);
-        console.log(`restored sizes: ours ${sa.toFixed(0)} MB, pgBackRest ${sb.toFixed(0)} MB`);
-      }
-      rmSync(a, { recursive: true, force: true });
-      rmSync(b, { recursive: true, force: true });
+    } finally {
+      dirty?.();
     }
     const median = (xs: Measure[], k: keyof Measure) => { const s = xs.map((x) => x[k]).sort((p, q) => p - q); return s[Math.floor(s.length / 2)]!; };
     const walgSize = dirSizeMb(join(walgStore, 'basebackups_005')) / runs;
@@ -93,7 +110,8 @@ async function main(): Promise<void> {
       '',
       `Reproduce: \`node bench/backup.ts ${scale} ${runs}\` (${new Date().toISOString().slice(0, 10)}; ${cpus().length} x ${cpu}; node ${process.version}; ` +
         `${execFileSync('pgbackrest', ['version']).toString().trim()}; PostgreSQL ${await c.psql('show server_version')}).`,
-      `Cluster: pgbench scale ${scale}, ${dbMb.toFixed(0)} MB of databases, page cache warm, fsync=off in the cluster (not in the tools).`,
+      `Cluster: pgbench scale ${scale}, ${dbMb.toFixed(0)} MB of databases, page cache warm, fsync=off in the cluster (not in the tools)` +
+        (diskBound ? '; restores disk-bound (vm.dirty_bytes 32 MiB during them).' : '.'),
       `Ours: ${BIN === join(ROOT, 'bin/wal-g') ? 'bin/wal-g (runs the TypeScript sources)' : BIN.replace(ROOT + '/', '')}; WALG_BIN picks another build.`,
       'Both tools: lz4, local file repository on the same disk, fast checkpoint, run as the cluster owner. Ours with default',
       'settings (WALG_UPLOAD_DISK_CONCURRENCY=1, WALG_DOWNLOAD_CONCURRENCY=10, fsync of restored files on); pgBackRest',
@@ -105,6 +123,7 @@ async function main(): Promise<void> {
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       row('backup (`backup-push` vs `pgbackrest backup --type=full`)', results.walgPush!, results.pgbrBackup!, '≤ 0.6'),
       row('restore (`backup-fetch LATEST` vs `pgbackrest restore`)', results.walgFetch!, results.pgbrRestore!, '≤ 0.8'),
+      row('restore vs the floor (`lz4 -dc \\| tar -x`, then `sync -f`)', results.walgFetch!, results.floorFetch!, '≤ 1.1 disk-bound'),
       '',
       ...(REF ? [
         'Against WAL-G v3.0.9 (`WALG_REFERENCE_PG`), same runs:',
@@ -131,10 +150,35 @@ async function main(): Promise<void> {
     ].join('\n');
     console.log(`\n${md}`);
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench/results/backup.md'), md);
+    writeFileSync(join(ROOT, `bench/results/${diskBound ? 'backup-disk' : 'backup'}.md`), md);
   } finally {
     await bench.destroy();
   }
+}
+
+/** Our latest backup's tar partitions, data parts first, then backup_label and pg_control (restore order). */
+function latestTarParts(store: string): string[] {
+  const root = join(store, 'basebackups_005');
+  const name = readdirSync(root).filter((n) => existsSync(join(root, n, 'tar_partitions'))).sort().at(-1)!;
+  const dir = join(root, name, 'tar_partitions');
+  const all = readdirSync(dir).sort();
+  const last = ['backup_label.tar.lz4', 'pg_control.tar.lz4'];
+  return [...all.filter((f) => !last.includes(f)), ...last.filter((f) => all.includes(f))].map((f) => join(dir, f));
+}
+
+/** Sets vm.dirty_bytes to 32 MiB (background 16 MiB); returns the function that puts the old values back. */
+function lowerDirtyBudget(): () => void {
+  const keys = ['dirty_bytes', 'dirty_background_bytes', 'dirty_ratio', 'dirty_background_ratio'];
+  const old = Object.fromEntries(keys.map((k) => [k, readFileSync(`/proc/sys/vm/${k}`, 'utf8').trim()]));
+  writeFileSync('/proc/sys/vm/dirty_bytes', String(32 << 20));
+  writeFileSync('/proc/sys/vm/dirty_background_bytes', String(16 << 20));
+  return () => {
+    // Writing a ratio clears the matching bytes setting and the reverse: restore whichever was in use.
+    for (const [bytes, ratio] of [['dirty_bytes', 'dirty_ratio'], ['dirty_background_bytes', 'dirty_background_ratio']] as const) {
+      if (old[bytes] !== '0') writeFileSync(`/proc/sys/vm/${bytes}`, old[bytes]!);
+      else writeFileSync(`/proc/sys/vm/${ratio}`, old[ratio]!);
+    }
+  };
 }
 
 main().catch((err: unknown) => { console.error(err); process.exit(1); });
