@@ -344,7 +344,9 @@ export class SafeExtractor {
         try {
           fd = await walgNative().fileCreateWrite(path, chunks.length > 64 ? [Buffer.concat(chunks)] : chunks, mode & 0o777);
         } catch (err) {
-          await unlink(path).catch(() => {});
+          // Only a file we created and then failed to fill goes: never what was there before (a link, a FIFO).
+          const syscall = (err as { syscall?: string }).syscall;
+          if (syscall === 'write' || syscall === 'fchmod') await unlink(path).catch(() => {});
           throw this.createError(name, path, err);
         } finally {
           for (const c of chunks) doneWith(c);

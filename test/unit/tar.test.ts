@@ -260,6 +260,7 @@ describe('confined extraction', () => {
       await assert.rejects(extractInto(root, [[{ name: '/lnk', type: '5', mode: 0o777 }]], 'root-relative'), /symbolic link/);
       await assert.rejects(extractInto(root, [[{ name: '/file-link', type: '0', size: 1 }, Buffer.from('x')]], 'root-relative'), /symbolic link/);
       assert.deepEqual(readdirSync(outside), []);
+      assert.ok(lstatSync(join(root, 'file-link')).isSymbolicLink(), 'a refused path is left as it was, not removed');
     } finally { rmSync(base, { recursive: true, force: true }); }
   });
 
