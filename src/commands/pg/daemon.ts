@@ -4,12 +4,11 @@
 import type { CommandContext } from '../context.ts';
 import { describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
-import { UploadMarkers, markerDirFor } from '../../pg/wal/archive-status.ts';
 import { runDaemon } from '../../pg/daemon/server.ts';
 import type { DaemonOperations } from '../../pg/daemon/server.ts';
 import { prefetchPossible, walPrefetch } from '../../pg/wal/prefetch.ts';
 import { walFetch } from '../../pg/wal/fetch.ts';
-import { walPush } from '../../pg/wal/push.ts';
+import { WorkAhead } from '../../pg/daemon/work-ahead.ts';
 import { walSegmentSizeFromConfig } from '../../pg/wal-name.ts';
 import { checkWalMetadataLevel, positiveConcurrency, targetStorageName } from './settings.ts';
 
@@ -35,14 +34,16 @@ export async function run(ctx: CommandContext, socketPath: string): Promise<void
   if (!pgdata) log.warn('PGDATA is not set: only absolute paths can be served');
   log.info(`Files will be uploaded to storage: ${storage.name}`);
 
+  // Work ahead: the next .ready segments upload while the requested one is answered once it is stored (issue 15).
+  const workAhead = new WorkAhead({
+    storage, pipeline, preventOverwrite, readyRename, segmentSize, pgdata,
+    ahead: Math.max(0, Math.min(uploadConcurrency, totalBgUploadedLimit) - 1),
+  });
   // In-process prefetch (compat: WAL-G's DaemonPrefetcher runs it as a goroutine, not a child process).
   const prefetches = new Set<Promise<void>>();
   const ops: DaemonOperations = {
     async walPush(walFilePath, signal) {
-      await walPush(walFilePath, {
-        storage, pipeline, preventOverwrite, uploadConcurrency, totalBgUploadedLimit, readyRename, segmentSize, signal,
-        markers: new UploadMarkers(markerDirFor(walFilePath, pgdata)),
-      });
+      await workAhead.push(walFilePath, signal);
     },
     async walFetch(walName, destination, signal) {
       await walFetch(walName, destination, { storage, crypter: pipeline.crypter, segmentSize, prefetchDir, signal });
@@ -59,5 +60,5 @@ export async function run(ctx: CommandContext, socketPath: string): Promise<void
   await runDaemon({
     socketPath, pgdata, operationTimeoutMs, ops, notifySocket: cfg.get('NOTIFY_SOCKET') ?? process.env.NOTIFY_SOCKET,
   }, ctx.signal);
-  await Promise.allSettled([...prefetches]);
+  await Promise.allSettled([...prefetches, workAhead.drain()]);
 }
