@@ -8,7 +8,7 @@
 // no segment is missing (wal-verify integrity OK), every stored object decodes whole, and recovery gives the same data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -182,4 +182,49 @@ test('PG 15 archive_library = walg_archive under pgbench; recovery through the c
 
 test('PG 15 under pgbench with a kill -9 of the daemon: calls fail while it is down, nothing is missing after a restart', { timeout: 300_000 }, async (t) => {
   await archiveAndRecover(t, 'kill', (sock) => ({ archive_command: `${CLIENT} ${sock} wal-push %p` }), true);
+});
+
+test('PG 15 walg_archive: no daemon, then a daemon answering E: WARNINGs and retries; the right daemon catches up', {
+  timeout: 180_000, skip: existsSync(MODULE) ? false : 'dist/walg_archive.so was not built (no PostgreSQL server headers)',
+}, async () => {
+  const work = userTempDir('walg-module-retry-');
+  const store = join(work, 'store');
+  const sock = join(work, 'push.sock');
+  const primary = await initCluster({ archive_mode: 'on' });
+  const lib = join(primary.baseDir, 'lib');
+  mkdirSync(lib, { recursive: true });
+  copyFileSync(MODULE, join(lib, 'walg_archive.so'));
+  primary.configure({ dynamic_library_path: `${lib}:$libdir`, archive_library: 'walg_archive', 'walg_archive.socket': sock });
+  const failed = async () => Number(await sql(primary, 'select failed_count from pg_stat_archiver'));
+  let wrong: Daemon | undefined;
+  let right: Daemon | undefined;
+  try {
+    await primary.start();
+    const first = await sql(primary, 'select pg_walfile_name(pg_switch_wal())');
+    await until('a failed attempt without a daemon', 60_000, async () => (await failed()) > 0);
+    assert.match(readFileSync(primary.logFile, 'utf8'), new RegExp(`WARNING:  walg_archive: archiving "${first}" through "${sock.replace(/[.]/g, '\\.')}" failed: (connect|socket)`));
+    // A daemon whose PGDATA is elsewhere: it cannot find the file and answers E.
+    const elsewhere = join(work, 'elsewhere');
+    mkdirSync(join(elsewhere, 'pg_wal'), { recursive: true });
+    execFileSync('chown', ['-R', `${pgIdentity().uid}:${pgIdentity().gid}`, elsewhere]);
+    wrong = new Daemon(sock, daemonConfig(join(work, 'wrong.json'), store, elsewhere));
+    await wrong.ready();
+    await until('the daemon\'s E reported', 60_000, async () => readFileSync(primary.logFile, 'utf8').includes(`walg_archive: the daemon at "${sock}" answered 'E' for "${first}"`));
+    assert.equal(await sql(primary, 'select last_archived_wal is null from pg_stat_archiver'), 't', 'nothing counted as archived');
+    assert.equal(await wrong.stop(), 0);
+    right = new Daemon(sock, daemonConfig(join(work, 'right.json'), store, primary.dataDir));
+    await right.ready();
+    const before = await failed();
+    await until('the archiver to catch up', 60_000, async () => (await sql(primary, 'select last_archived_wal from pg_stat_archiver')) === first);
+    const seg = await openArchivedWal(new FileStorage(store), first, { decompressorCache: null });
+    assert.ok((await readAll(seg.stream)).equals(readFileSync(join(primary.dataDir, 'pg_wal', first))), 'stored byte-identical');
+    const next = await sql(primary, 'select pg_walfile_name(pg_switch_wal())');
+    await until('the next segment', 60_000, async () => (await sql(primary, 'select last_archived_wal from pg_stat_archiver')) === next);
+    assert.ok((await failed()) - before <= 1, 'no more failures once the daemon answers O');
+  } finally {
+    await wrong?.stop('SIGKILL');
+    await right?.stop('SIGKILL');
+    await primary.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
 });
