@@ -46,6 +46,11 @@ export interface WalgNative {
    * reports the writeback errors of that file system since `fd` was opened.
    */
   syncFsClose(fd: number): Promise<void>;
+  /**
+   * Starts writeback of all of `fd`'s dirty pages (sync_file_range SYNC_FILE_RANGE_WRITE) without waiting for it,
+   * then closes `fd` when `close`; in one job. A later syncfs waits for those pages and reports their errors.
+   */
+  startWriteback(fd: number, close: boolean): Promise<void>;
   /** Sends `state` as one datagram to the systemd notification socket `socketPath` ("@name": abstract); true once sent. */
   sdNotify(socketPath: string, state: string): boolean;
 }

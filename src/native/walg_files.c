@@ -10,6 +10,9 @@
  *   syncFsClose(fd)                     -> Promise<void>    syncfs(2) of the file system fd is on, then close; since
  *                                                            Linux 5.8 it reports writeback errors seen on that
  *                                                            file system since fd was opened
+ *   startWriteback(fd, close)           -> Promise<void>    sync_file_range(SYNC_FILE_RANGE_WRITE) of the whole file:
+ *                                                            starts writing its dirty pages without waiting for them
+ *                                                            (a later syncfs waits); then close when `close`
  *
  * A restore of a PostgreSQL cluster writes thousands of small files. Through node:fs each of open, fstat, write,
  * fchmod, fsync and close is a round trip to the thread pool, with a promise, a request object and a wake-up of a
@@ -42,7 +45,8 @@ typedef struct {
   int niov;
   mode_t mode;
   int fd;
-  int sync; /* 1: fsync before close; 2: syncfs before close */
+  int sync; /* 1: fsync before close; 2: syncfs before close; 3: start writeback (then close unless keep) */
+  int keep; /* do not close (the caller owns the descriptor) */
   int err; /* errno of the failure, or -1 for "not a regular file"; 0 = success */
   const char *syscall;
 } file_job;
@@ -98,6 +102,13 @@ static void run_create(file_job *j) {
 }
 
 static void run_sync_close(file_job *j) {
+  if (j->sync == 3 && sync_file_range(j->fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0) {
+    int err = errno;
+    if (!j->keep) close(j->fd);
+    fail(j, "sync_file_range", err);
+    return;
+  }
+  if (j->keep) return;
   if (j->sync == 2 && syncfs(j->fd) != 0) {
     int err = errno;
     close(j->fd);
@@ -149,7 +160,7 @@ static void complete_file_job(napi_env env, napi_status status, void *data) {
 static napi_value queue_file_job(napi_env env, file_job *j) {
   napi_value promise, name;
   if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, j->create ? "walg:file-create-write" : j->sync == 2 ? "walg:syncfs" : "walg:file-sync-close", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_string_utf8(env, j->create ? "walg:file-create-write" : j->sync == 2 ? "walg:syncfs" : j->sync == 3 ? "walg:writeback" : "walg:file-sync-close", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, execute_file_job, complete_file_job, j, &j->work) != napi_ok ||
       napi_queue_async_work(env, j->work) != napi_ok) {
     /* Only reachable when the engine is failing; the promise (if any) stays pending, the error is thrown. */
@@ -267,12 +278,34 @@ static napi_value sync_fs_close(napi_env env, napi_callback_info info) {
   return queue_file_job(env, j);
 }
 
-/* Adds fileCreateWrite, fileSyncClose and syncFsClose to the addon's exports. */
+static napi_value start_writeback(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  int32_t fd = -1;
+  bool close_it = false;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2 || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, args[1], &close_it) != napi_ok) {
+    napi_throw_type_error(env, NULL, "walg_native: expected (fd: number, close: boolean)");
+    return NULL;
+  }
+  file_job *j = (file_job *)calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "walg_native: out of memory");
+    return NULL;
+  }
+  j->fd = fd;
+  j->sync = 3;
+  j->keep = !close_it;
+  return queue_file_job(env, j);
+}
+
+/* Adds fileCreateWrite, fileSyncClose, syncFsClose and startWriteback to the addon's exports. */
 int walg_files_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"fileCreateWrite", NULL, file_create_write, NULL, NULL, NULL, napi_enumerable, NULL},
     {"fileSyncClose", NULL, file_sync_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syncFsClose", NULL, sync_fs_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"startWriteback", NULL, start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -413,7 +413,9 @@ async function writeAll(fh: FileHandle, chunks: Buffer[], pos: number): Promise<
  * `limit` at a time and then closed, so the extraction goes on while the kernel writes earlier files back instead
  * of stalling on every file's fsync. add() waits while `maxQueued` handles are waiting (bounded open files).
  * drain() waits for every sync and throws LocalFileError for the first that failed: a restore is durable only
- * once drain() resolved.
+ * once drain() resolved. In 'writeback' mode a file's writeback is only started (sync_file_range), not waited for:
+ * for a restore made durable by one syncfs at the end (tar/filesystem-sync.ts), which then has little left to wait
+ * for, instead of the whole restore's dirty pages.
  */
 export class SyncBehind {
   readonly #limit: number;
@@ -423,9 +425,12 @@ export class SyncBehind {
   #error: unknown;
   #waiters: Array<() => void> = [];
 
-  constructor(limit = 2, maxQueued = 64) {
+  readonly #mode: 'fsync' | 'writeback';
+
+  constructor(limit = 2, maxQueued = 64, mode: 'fsync' | 'writeback' = 'fsync') {
     this.#limit = Math.max(1, limit);
     this.#maxQueued = Math.max(1, maxQueued);
+    this.#mode = mode;
   }
 
   /**
@@ -449,9 +454,12 @@ export class SyncBehind {
       const { file, path } = this.#queue.shift()!;
       this.#running++;
       // A descriptor is synced and closed in one job (closed even when fsync fails); a FileHandle in two.
-      const synced = typeof file === 'number' ? walgNative().fileSyncClose(file, true) : file.sync();
+      const writeback = this.#mode === 'writeback';
+      const synced = typeof file === 'number'
+        ? (writeback ? walgNative().startWriteback(file, true) : walgNative().fileSyncClose(file, true))
+        : (writeback ? walgNative().startWriteback(file.fd, false) : file.sync());
       void synced.catch((err: unknown) => {
-        this.#error ??= new LocalFileError(`failed to fsync '${path}'`, { cause: err });
+        this.#error ??= new LocalFileError(`failed to ${writeback ? 'start writeback of' : 'fsync'} '${path}'`, { cause: err });
       }).finally(async () => {
         if (typeof file !== 'number') await file.close().catch(() => {});
         this.#running--;

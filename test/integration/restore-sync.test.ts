@@ -1,6 +1,6 @@
 // How backup-fetch makes a restore durable (WALG_RESTORE_SYNC_METHOD, ours; issues 23 and 24): by default, on
-// Linux 5.8+, one syncfs(2) per file system the restore wrote to and no fsync per file; with `fsync`, an fsync for
-// every restored file as before. Traced with strace on dist/wal-g, so the test fails if the wrong calls are made.
+// Linux 5.8+, each file's writeback started as it is written (sync_file_range) and one syncfs(2) per file system the
+// restore wrote to at the end, no fsync per file; with `fsync`, an fsync for every restored file as before. Traced with strace on dist/wal-g, so the test fails if the wrong calls are made.
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,19 +16,20 @@ import { syncfsReportsErrors } from '../../src/tar/filesystem-sync.ts';
 const FILES = Array.from({ length: 40 }, (_, i) => file(`/base/1/${1000 + i}`, `relation ${i} `.repeat(100 + i)));
 
 /** backup-fetch under strace: exit code and the fsync / syncfs calls of every thread. */
-function tracedFetch(store: string, target: string, env: Record<string, string>): { code: number; fsyncs: number; syncfs: number; stderr: string } {
+function tracedFetch(store: string, target: string, env: Record<string, string>): { code: number; fsyncs: number; syncfs: number; writebacks: number; stderr: string } {
   const trace = `${target}.strace`;
   let code = 0;
   let stderr = '';
   try {
-    execFileSync('strace', ['-f', '-qq', '-e', 'trace=fsync,syncfs', '-o', trace, WALG_BIN, 'backup-fetch', target, 'LATEST'],
+    execFileSync('strace', ['-f', '-qq', '-e', 'trace=fsync,syncfs,sync_file_range', '-o', trace, WALG_BIN, 'backup-fetch', target, 'LATEST'],
       { env: baseEnv({ WALG_FILE_PREFIX: store, ...env }), stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     code = (err as { status: number }).status;
     stderr = String((err as { stderr: Buffer }).stderr);
   }
   const lines = readFileSync(trace, 'utf8').split('\n');
-  return { code, stderr, fsyncs: lines.filter((l) => /\bfsync\(/.test(l)).length, syncfs: lines.filter((l) => /\bsyncfs\(/.test(l)).length };
+  const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+  return { code, stderr, fsyncs: count(/\bfsync\(/), syncfs: count(/\bsyncfs\(/), writebacks: count(/\bsync_file_range\(/) };
 }
 
 describe('backup-fetch sync method', () => {
@@ -50,6 +51,7 @@ describe('backup-fetch sync method', () => {
       assert.equal(byDefault.code, 0, byDefault.stderr);
       assert.equal(byDefault.syncfs, 1, 'one syncfs: the target is one file system');
       assert.equal(byDefault.fsyncs, 0, 'no fsync per file');
+      assert.ok(byDefault.writebacks >= FILES.length, `each file's writeback started as it is written (${byDefault.writebacks})`);
       for (const [h, data] of FILES) assert.ok(readFileSync(join(base, 'default', h.name)).equals(data!));
     } finally { rmSync(base, { recursive: true, force: true }); }
   });

@@ -359,18 +359,18 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
   const onOuterAbort = () => stop.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const order: string[] = [];
-  // With syncfs, one descriptor per file system, opened before anything is written (so its errors are all seen),
-  // and no per-file fsync. Else files are fsynced behind the extraction (2 at a time, so the thread pool keeps
-  // threads for decoding and writing) and all of them before we return.
+  // With syncfs, one descriptor per file system, opened before anything is written (so its errors are all seen);
+  // files only get their writeback started behind the extraction, and syncfs waits at the end. Else files are
+  // fsynced behind the extraction. Either way 2 at a time, so the thread pool keeps threads for decoding and
+  // writing, and all of them before we return.
   const durable = opts.fsync !== false;
   const fsSync = durable && opts.syncMethod === 'syncfs' ? new FileSystemSync([root, ...mounts.values()]) : undefined;
-  const syncBehind = durable && !fsSync ? new SyncBehind(2) : undefined;
-  const extractOpts = { ...opts, fsync: durable && !fsSync };
+  const syncBehind = durable ? new SyncBehind(2, 64, fsSync ? 'writeback' : 'fsync') : undefined;
   try {
     for (const member of chain) {
       if (member.sentinel.DeltaFrom) log.info(`Applying delta backup ${member.name} on top of ${member.sentinel.DeltaFrom}`);
       else if (chain.length > 1) log.info(`Restoring the base of the delta chain: ${member.name}`);
-      await extractMember(member, extractOpts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '', syncBehind);
+      await extractMember(member, opts, root, mounts, stop, order, chain.length > 1 ? `${member.name}/` : '', syncBehind);
     }
     await syncBehind?.drain();
     await fsSync?.syncAll();
