@@ -239,14 +239,19 @@ static napi_value file_create_write(napi_env env, napi_callback_info info) {
   return queue_file_job(env, j);
 }
 
-static napi_value file_sync_close(napi_env env, napi_callback_info info) {
+/*
+ * Parses (fd[, flag]) and queues a descriptor job: `sync` as in file_job, the boolean flag read when `with_flag`
+ * (fsync for fileSyncClose, close for startWriteback). `usage` is the TypeError text for bad arguments.
+ */
+static napi_value fd_job(napi_env env, napi_callback_info info, int sync, int with_flag, const char *usage) {
   size_t argc = 2;
   napi_value args[2];
   int32_t fd = -1;
-  bool sync = false;
+  bool flag = false;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 2 || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, args[1], &sync) != napi_ok) {
-    napi_throw_type_error(env, NULL, "walg_native: expected (fd: number, sync: boolean)");
+  if (argc < (size_t)(1 + with_flag) || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 ||
+      (with_flag && napi_get_value_bool(env, args[1], &flag) != napi_ok)) {
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
   file_job *j = (file_job *)calloc(1, sizeof *j);
@@ -255,48 +260,22 @@ static napi_value file_sync_close(napi_env env, napi_callback_info info) {
     return NULL;
   }
   j->fd = fd;
-  j->sync = sync ? 1 : 0;
+  if (sync == 1) j->sync = flag ? 1 : 0; /* fileSyncClose(fd, sync) */
+  else j->sync = sync;
+  if (sync == 3) j->keep = !flag; /* startWriteback(fd, close) */
   return queue_file_job(env, j);
+}
+
+static napi_value file_sync_close(napi_env env, napi_callback_info info) {
+  return fd_job(env, info, 1, 1, "walg_native: expected (fd: number, sync: boolean)");
 }
 
 static napi_value sync_fs_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value args[1];
-  int32_t fd = -1;
-  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1 || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "walg_native: expected (fd: number)");
-    return NULL;
-  }
-  file_job *j = (file_job *)calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, NULL, "walg_native: out of memory");
-    return NULL;
-  }
-  j->fd = fd;
-  j->sync = 2;
-  return queue_file_job(env, j);
+  return fd_job(env, info, 2, 0, "walg_native: expected (fd: number)");
 }
 
 static napi_value start_writeback(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value args[2];
-  int32_t fd = -1;
-  bool close_it = false;
-  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 2 || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, args[1], &close_it) != napi_ok) {
-    napi_throw_type_error(env, NULL, "walg_native: expected (fd: number, close: boolean)");
-    return NULL;
-  }
-  file_job *j = (file_job *)calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, NULL, "walg_native: out of memory");
-    return NULL;
-  }
-  j->fd = fd;
-  j->sync = 3;
-  j->keep = !close_it;
-  return queue_file_job(env, j);
+  return fd_job(env, info, 3, 1, "walg_native: expected (fd: number, close: boolean)");
 }
 
 /* Adds fileCreateWrite, fileSyncClose, syncFsClose and startWriteback to the addon's exports. */

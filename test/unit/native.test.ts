@@ -120,3 +120,27 @@ test('fileCreateWrite / fileSyncClose: chunks written in order with the mode; li
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('startWriteback and syncFsClose: writeback started with or without closing, syncfs then close; bad fds rejected', async () => {
+  const { mkdtempSync, openSync, fstatSync, writeSync, rmSync, constants } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'walg-native-wb-'));
+  try {
+    const fd = openSync(join(dir, 'f'), 'w');
+    writeSync(fd, Buffer.alloc(1 << 20, 1));
+    await n.startWriteback(fd, false);
+    assert.ok(fstatSync(fd).isFile(), 'kept open');
+    await n.startWriteback(fd, true);
+    assert.throws(() => fstatSync(fd), /EBADF/, 'closed');
+    const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await n.syncFsClose(dfd);
+    assert.throws(() => fstatSync(dfd), /EBADF/);
+    await assert.rejects(n.syncFsClose(dfd), (e: Error & { syscall?: string; errno?: number }) => e.syscall === 'syncfs' && e.errno === 9);
+    await assert.rejects(n.startWriteback(fd, true), (e: Error & { syscall?: string; errno?: number }) => e.syscall === 'sync_file_range' && e.errno === 9);
+    assert.throws(() => n.startWriteback(-1, true), TypeError);
+    assert.throws(() => n.syncFsClose('x' as unknown as number), TypeError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
