@@ -1,6 +1,7 @@
 // Issue 15, supervision of the `wal-g daemon` process (dist/wal-g): READY=1 once listening, WATCHDOG=1 every half
 // of WATCHDOG_USEC and STOPPING=1 at shutdown on NOTIFY_SOCKET (a UNIX datagram socket, received here by python3,
-// as Node has none); SIGTERM lets a wal-push in flight finish and answer O before the daemon exits 0.
+// as Node has none); SIGTERM lets a wal-push in flight finish and answer O before the daemon exits 0; a kill -9
+// mid-upload fails the call and leaves no object under the segment's name (wal-fetch exits 74).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,4 +75,39 @@ test('daemon: READY=1, WATCHDOG=1 and STOPPING=1 on NOTIFY_SOCKET; SIGTERM finis
     if (daemon.exitCode === null) daemon.kill('SIGKILL');
     rx.stop();
   }
+});
+
+test('daemon: a kill -9 in the middle of an upload leaves no object that wal-fetch would accept', { timeout: 60_000 }, async () => {
+  const root = tempDir('walg-kill-upload-');
+  const pgdata = join(root, 'pgdata');
+  mkdirSync(join(pgdata, 'pg_wal', 'archive_status'), { recursive: true });
+  const SEG = 64 * 1024 * 1024;
+  const name = formatWalName(1, 1, SEG);
+  const data = Buffer.alloc(SEG);
+  for (let i = 0; i < SEG; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+  data.writeUInt16LE(0xd110, 0);
+  writeFileSync(join(pgdata, 'pg_wal', name), data);
+  const logFile = join(root, 'daemon.log');
+  const store = join(root, 'store');
+  const cfg = join(root, 'walg.json');
+  writeFileSync(cfg, JSON.stringify({
+    WALG_FILE_PREFIX: store, PGDATA: pgdata, WALG_PG_WAL_SIZE: '64', WALG_COMPRESSION_METHOD: 'brotli',
+    WALG_LOG_LEVEL: 'DEVEL', WALG_LOG_DESTINATION: logFile,
+  }));
+  const sock = join(root, 'walg.sock');
+  const daemon = spawn(WALG_BIN, ['daemon', sock, '--config', cfg], { env: baseEnv(), stdio: 'ignore' });
+  const exited = new Promise<void>((r) => daemon.on('close', () => r()));
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(100);
+  const push = runBin(CLIENT, [sock, 'wal-push', name], baseEnv());
+  for (let i = 0; i < 200 && !(existsSync(logFile) && /starting wal-push/.test(readFileSync(logFile, 'utf8'))); i++) await sleep(10);
+  await sleep(100); // well inside the brotli upload of 64 MiB
+  daemon.kill('SIGKILL');
+  await exited;
+  const r = await push;
+  assert.equal(r.code, 1, 'the archive call failed');
+  assert.match(r.stderr, /unix socket read error: EOF/);
+  assert.ok(!existsSync(join(store, 'wal_005', `${name}.br`)), `no object under the segment's name: ${readFileSync(logFile, 'utf8')}`);
+  const fetched = await runBin(WALG_BIN, ['wal-fetch', name, join(root, 'RECOVERYXLOG'), '--config', cfg], baseEnv());
+  assert.equal(fetched.code, 74, `wal-fetch finds nothing to accept: ${fetched.stderr}`);
+  assert.ok(!existsSync(join(root, 'RECOVERYXLOG')));
 });
