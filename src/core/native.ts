@@ -35,10 +35,11 @@ export interface WalgNative {
   xxh32Digest(state: Uint8Array): number;
   /**
    * Creates `path` (O_NOFOLLOW, truncating), checks it is a regular file, writes `chunks` from offset 0 and sets
-   * `mode`, in one thread-pool job; resolves with the open descriptor (give it to fileSyncClose). Rejects with an
+   * `mode`, in one thread-pool job; resolves with the open descriptor (give it to fileSyncClose), or, with
+   * `writeback`, starts the file's writeback (sync_file_range), closes it and resolves with -1. Rejects with an
    * Error carrying `errno` (0 for "not a regular file") and `syscall`, the descriptor already closed.
    */
-  fileCreateWrite(path: string, chunks: Uint8Array[], mode: number): Promise<number>;
+  fileCreateWrite(path: string, chunks: Uint8Array[], mode: number, writeback?: boolean): Promise<number>;
   /** fsyncs (when `sync`) and closes `fd`, in one job; the descriptor is closed even when fsync fails. */
   fileSyncClose(fd: number, sync: boolean): Promise<void>;
   /**

@@ -2,9 +2,11 @@
  * walg_files: restore's file writes as single thread-pool jobs, part of the walg_native addon (walg_native.c
  * registers them).
  *
- *   fileCreateWrite(path, chunks, mode) -> Promise<number>  open(O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW, 0600), check it
- *                                                            is a regular file, write every chunk from offset 0,
- *                                                            fchmod(mode); resolves with the open descriptor
+ *   fileCreateWrite(path, chunks, mode[, writeback])        open(O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW, 0600), check it
+ *                                       -> Promise<number>  is a regular file, write every chunk from offset 0,
+ *                                                            fchmod(mode); resolves with the open descriptor, or
+ *                                                            with writeback: starts the file's writeback
+ *                                                            (sync_file_range) and closes it, resolving with -1
  *   fileSyncClose(fd, sync)             -> Promise<void>    fsync (when sync) then close; the descriptor is closed
  *                                                            even when fsync fails
  *   syncFsClose(fd)                     -> Promise<void>    syncfs(2) of the file system fd is on, then close; since
@@ -47,6 +49,7 @@ typedef struct {
   int fd;
   int sync; /* 1: fsync before close; 2: syncfs before close; 3: start writeback (then close unless keep) */
   int keep; /* do not close (the caller owns the descriptor) */
+  int writeback; /* fileCreateWrite: start writeback and close instead of returning the descriptor */
   int err; /* errno of the failure, or -1 for "not a regular file"; 0 = success */
   const char *syscall;
 } file_job;
@@ -93,9 +96,15 @@ static void run_create(file_job *j) {
   else if (!S_ISREG(st.st_mode)) { err = -1; call = "fstat"; }
   else if ((err = write_all(fd, j->iov, j->niov)) != 0) call = "write";
   else if (fchmod(fd, j->mode) != 0) { err = errno; call = "fchmod"; }
+  else if (j->writeback && sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0) { err = errno; call = "sync_file_range"; }
   if (call != NULL) {
     close(fd);
     fail(j, call, err);
+    return;
+  }
+  if (j->writeback) {
+    j->fd = -1;
+    if (close(fd) != 0 && errno != EINTR) fail(j, "close", errno);
     return;
   }
   j->fd = fd;
@@ -174,15 +183,17 @@ static napi_value queue_file_job(napi_env env, file_job *j) {
 }
 
 static napi_value file_create_write(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value args[3];
+  size_t argc = 4;
+  napi_value args[4];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   bool is_array = false;
+  bool writeback = false;
   size_t path_len = 0;
   int32_t mode = 0;
   if (argc < 3 || napi_get_value_string_utf8(env, args[0], NULL, 0, &path_len) != napi_ok ||
-      napi_is_array(env, args[1], &is_array) != napi_ok || !is_array || napi_get_value_int32(env, args[2], &mode) != napi_ok) {
-    napi_throw_type_error(env, NULL, "walg_native: expected (path: string, chunks: Buffer[], mode: number)");
+      napi_is_array(env, args[1], &is_array) != napi_ok || !is_array || napi_get_value_int32(env, args[2], &mode) != napi_ok ||
+      (argc >= 4 && napi_get_value_bool(env, args[3], &writeback) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "walg_native: expected (path: string, chunks: Buffer[], mode: number, writeback?: boolean)");
     return NULL;
   }
   uint32_t n = 0;
@@ -207,6 +218,7 @@ static napi_value file_create_write(napi_env env, napi_callback_info info) {
     return NULL;
   }
   j->create = 1;
+  j->writeback = writeback;
   j->path = path;
   j->mode = (mode_t)(mode & 07777);
   for (uint32_t i = 0; i < n; i++) {
