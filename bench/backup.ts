@@ -78,15 +78,18 @@ async function main(): Promise<void> {
           }],
         ];
         if (REF) tasks.push(['refFetch', () => measure(REF, ['backup-fetch', fresh('ref'), 'LATEST', '--config', refCfg], {})]);
-        // Each run starts with another tool: the first restore after a long pause meets a colder disk.
+        // Each run starts with another tool: the first restore after a long pause meets a colder disk. Each restore
+        // is removed and the removal synced before the next one starts, so that none pays for another's files
+        // (a restore that ran with three others' 1.6 GB still on the disk took 2-3x as long, whichever tool).
         for (let k = 0; k < tasks.length; k++) {
           const [key, run] = tasks[(i + k) % tasks.length]!;
           results[key]!.push(await run());
+          const tool = { walgFetch: 'walg', pgbrRestore: 'pgbr', floorFetch: 'floor', refFetch: 'ref' }[key]!;
+          const dir = join(work, `restore-${tool}-${i}`);
+          if (i === 0 && (tool === 'walg' || tool === 'pgbr')) console.log(`restored size: ${tool} ${dirSizeMb(dir).toFixed(0)} MB`);
+          rmSync(dir, { recursive: true, force: true });
+          execFileSync('sync');
         }
-        if (i === 0) {
-          console.log(`restored sizes: ours ${dirSizeMb(join(work, `restore-walg-${i}`)).toFixed(0)} MB, pgBackRest ${dirSizeMb(join(work, `restore-pgbr-${i}`)).toFixed(0)} MB`);
-        }
-        for (const tool of ['walg', 'pgbr', 'floor', 'ref']) rmSync(join(work, `restore-${tool}-${i}`), { recursive: true, force: true });
       }
     } finally {
       dirty?.();

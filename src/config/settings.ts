@@ -80,8 +80,8 @@ export const SETTINGS = [
   s('WALG_NETWORK_RATE_LIMIT', 'int'),
   s('WALG_TAR_SIZE_THRESHOLD', 'int', { default: '1073741823' }),
   s('WALG_TAR_DISABLE_FSYNC', 'bool', { default: 'false' }),
-  // Ours, not WAL-G's: how backup-fetch makes restored files durable, fsync (each file) or syncfs (each file
-  // system, once, at the end); unset = syncfs on Linux 5.8+ (src/tar/filesystem-sync.ts).
+  // Ours, not WAL-G's: how backup-fetch makes restored files durable, fsync (each file, the default, as WAL-G) or
+  // syncfs (each file system, once, at the end; Linux 5.8+; src/tar/filesystem-sync.ts).
   s('WALG_RESTORE_SYNC_METHOD', 'string', { scope: 'pg' }),
   s('WALG_SENTINEL_USER_DATA', 'json'),
   s('WALG_FETCH_TARGET_USER_DATA', 'json'),

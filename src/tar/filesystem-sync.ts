@@ -21,12 +21,13 @@ export function syncfsReportsErrors(rel: string = release()): boolean {
 }
 
 /**
- * The sync method for `setting` (WALG_RESTORE_SYNC_METHOD; unset: syncfs where the kernel reports its errors, else
- * fsync). Throws `invalid(message)` for any other value, and for syncfs on a kernel whose syncfs reports no errors.
+ * The sync method for `setting` (WALG_RESTORE_SYNC_METHOD; unset: fsync, as WAL-G). syncfs is opt-in: it also
+ * writes back whatever other processes left dirty on the same file system (a PostgreSQL running with fsync=off
+ * beside the restore made it 2-3x slower in bench/backup.ts), which pays off only for restores of very many small
+ * files. Throws `invalid(message)` for any other value, and for syncfs on a kernel whose syncfs reports no errors.
  */
 export function restoreSyncMethod(setting: string | undefined, invalid: (msg: string) => Error, rel: string = release()): RestoreSyncMethod {
-  if (setting === undefined || setting === '') return syncfsReportsErrors(rel) ? 'syncfs' : 'fsync';
-  if (setting === 'fsync') return 'fsync';
+  if (setting === undefined || setting === '' || setting === 'fsync') return 'fsync';
   if (setting === 'syncfs') {
     if (!syncfsReportsErrors(rel)) throw invalid(`WALG_RESTORE_SYNC_METHOD=syncfs needs Linux 5.8 or later (syncfs reports no write errors on ${rel})`);
     return 'syncfs';

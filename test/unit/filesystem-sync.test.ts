@@ -12,14 +12,14 @@ import { walgNative } from '../../src/core/native.ts';
 
 const invalid = (msg: string) => new Error(msg);
 
-test('syncfs is the default only where it reports write errors (Linux 5.8+); fsync and syncfs by name', () => {
+test('fsync is the default; syncfs by name only where it reports write errors (Linux 5.8+)', () => {
   assert.equal(syncfsReportsErrors('5.7.19'), false);
   assert.equal(syncfsReportsErrors('5.8.0'), true);
   assert.equal(syncfsReportsErrors('6.1.0-18-amd64'), true);
   assert.equal(syncfsReportsErrors('4.19.0'), false);
   assert.equal(syncfsReportsErrors('garbage'), false);
-  assert.equal(restoreSyncMethod(undefined, invalid, '6.1.0'), 'syncfs');
-  assert.equal(restoreSyncMethod('', invalid, '6.1.0'), 'syncfs');
+  assert.equal(restoreSyncMethod(undefined, invalid, '6.1.0'), 'fsync');
+  assert.equal(restoreSyncMethod('', invalid, '6.1.0'), 'fsync');
   assert.equal(restoreSyncMethod(undefined, invalid, '5.4.0'), 'fsync');
   assert.equal(restoreSyncMethod('fsync', invalid, '6.1.0'), 'fsync');
   assert.equal(restoreSyncMethod('syncfs', invalid, '6.1.0'), 'syncfs');
