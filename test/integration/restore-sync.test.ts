@@ -52,7 +52,7 @@ describe('backup-fetch sync method', () => {
       assert.equal(bySyncfs.syncfs, 1, 'one syncfs: the target is one file system');
       assert.equal(bySyncfs.fsyncs, 0, 'no fsync per file');
       assert.ok(bySyncfs.writebacks >= FILES.length, `each file's writeback started as it is written (${bySyncfs.writebacks})`);
-      for (const [h, data] of FILES) assert.ok(readFileSync(join(base, 'default', h.name)).equals(data!));
+      for (const [h, data] of FILES) assert.ok(readFileSync(join(base, 'syncfs', h.name)).equals(data!));
     } finally { rmSync(base, { recursive: true, force: true }); }
   });
 
