@@ -52,6 +52,11 @@ export interface WalgNative {
    * then closes `fd` when `close`; in one job. A later syncfs waits for those pages and reports their errors.
    */
   startWriteback(fd: number, close: boolean): Promise<void>;
+  /**
+   * Writes all of `buf` at `pos` of `fd` (in 64 KiB writes: see WRITE_PIECE in walg_files.c), in one job; rejects
+   * with `errno` and syscall 'write'. `buf` must not change until it settles.
+   */
+  filePwrite(fd: number, buf: Uint8Array, pos: number): Promise<void>;
   /** Sends `state` as one datagram to the systemd notification socket `socketPath` ("@name": abstract); true once sent. */
   sdNotify(socketPath: string, state: string): boolean;
 }

@@ -66,12 +66,14 @@ static void xxh32_reset(xxh32_state *s, uint32_t seed) {
 }
 
 /*
- * The four lanes are one 128-bit vector for the compiler where the CPU multiplies 32-bit lanes (SSE4.1, x86-64-v2)
- * and rotates them (AVX-512VL, x86-64-v4): about 1.3x and 1.5x the scalar speed. target_clones builds all three
- * and glibc's ifunc resolver picks one when the addon loads, so the addon still runs on any x86-64.
+ * The four lanes are one 128-bit vector for the compiler where the CPU multiplies 32-bit lanes (SSE4.1, x86-64-v2):
+ * about 1.3x the scalar speed. target_clones builds both and glibc's ifunc resolver picks one when the addon loads,
+ * so the addon still runs on any x86-64. Not AVX-512 (x86-64-v4, 1.5x alone): a thread that has used its registers
+ * carries their state through every context switch, and the pool threads switch constantly; a restore took 2-3x
+ * the system CPU with it.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("default", "arch=x86-64-v2", "arch=x86-64-v4")))
+__attribute__((target_clones("default", "arch=x86-64-v2")))
 #endif
 static void xxh32_update(xxh32_state *s, const uint8_t *p, size_t len) {
   s->total += len;

@@ -386,7 +386,7 @@ export class SafeExtractor {
       for await (const chunk of e.chunks()) {
         if (failure !== undefined) throw failure;
         // Once written, the chunk's bytes go back to the decoder that lent them (src/core/lent-buffers.ts).
-        const p: Promise<void> = writeAll(fh, [chunk], bytes).catch((err: unknown) => { failure ??= err; }).finally(() => { inFlight.delete(p); doneWith(chunk); });
+        const p: Promise<void> = walgNative().filePwrite(fh.fd, chunk, bytes).catch((err: unknown) => { failure ??= this.createError(name, path, err); }).finally(() => { inFlight.delete(p); doneWith(chunk); });
         inFlight.add(p);
         bytes += chunk.length;
         if (inFlight.size >= WRITE_WINDOW) await Promise.race(inFlight);
@@ -405,18 +405,6 @@ export class SafeExtractor {
       }
       await this.complete(name, path, fh, mode, bytes);
     });
-  }
-}
-
-/** Writes `chunks` one after the other into `fh` from `pos`, completing short writes. */
-async function writeAll(fh: FileHandle, chunks: Buffer[], pos: number): Promise<void> {
-  for (const chunk of chunks) {
-    let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, pos + off);
-      off += bytesWritten;
-    }
-    pos += chunk.length;
   }
 }
 
