@@ -183,6 +183,13 @@ static void complete_file_job(napi_env env, napi_status status, void *data) {
   free(j);
 }
 
+/* A zeroed job, or NULL with a pending JS error. */
+static file_job *new_job(napi_env env) {
+  file_job *j = (file_job *)calloc(1, sizeof *j);
+  if (j == NULL) napi_throw_error(env, NULL, "walg_native: out of memory");
+  return j;
+}
+
 static napi_value queue_file_job(napi_env env, file_job *j) {
   napi_value promise, name;
   if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
@@ -283,11 +290,8 @@ static napi_value fd_job(napi_env env, napi_callback_info info, int sync, int wi
     napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  file_job *j = (file_job *)calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, NULL, "walg_native: out of memory");
-    return NULL;
-  }
+  file_job *j = new_job(env);
+  if (j == NULL) return NULL;
   j->fd = fd;
   if (sync == 1) j->sync = flag ? 1 : 0; /* fileSyncClose(fd, sync) */
   else j->sync = sync;
@@ -318,11 +322,8 @@ static napi_value file_pwrite(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "walg_native: expected (fd: number, buf: Buffer, pos: number)");
     return NULL;
   }
-  file_job *j = (file_job *)calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, NULL, "walg_native: out of memory");
-    return NULL;
-  }
+  file_job *j = new_job(env);
+  if (j == NULL) return NULL;
   j->fd = fd;
   j->sync = 4;
   j->keep = 1;

@@ -59,11 +59,6 @@ export interface ExtractOptions {
   fsync?: boolean;
   /** With fsync: hand each written file to this queue instead of syncing it before the next entry. */
   syncBehind?: SyncBehind;
-  /**
-   * With fsync: the caller makes the restore durable itself once extraction ends (one syncfs per file system), so
-   * a file only gets its writeback started: small files in the job that writes them, others through syncBehind.
-   */
-  writebackOnly?: boolean;
   /** Regular-file filter by entry name: files it rejects are skipped (directories are always created). */
   wanted?: (name: string) => boolean;
   /**
@@ -351,7 +346,9 @@ export class SafeExtractor {
       await this.behind(path, size, async () => {
         let fd: number;
         try {
-          const writebackOnly = this.opts.fsync !== false && this.opts.writebackOnly === true;
+          // A 'writeback' queue means the caller syncs the file systems itself at the end: a small file's writeback
+          // is started in the job that writes it, and nothing is left to hand over.
+          const writebackOnly = this.opts.fsync !== false && this.opts.syncBehind?.mode === 'writeback';
           fd = await walgNative().fileCreateWrite(path, chunks.length > 64 ? [Buffer.concat(chunks)] : chunks, mode & 0o777, writebackOnly);
         } catch (err) {
           // Only a file we created and then failed to fill goes: never what was there before (a link, a FIFO).
@@ -363,7 +360,7 @@ export class SafeExtractor {
         }
         const behind = this.opts.fsync !== false ? this.opts.syncBehind : undefined;
         if (fd < 0) {
-          // Written, writeback started and closed in one job (writebackOnly).
+          // Written, writeback started and closed in one job.
         } else if (behind) await behind.add(fd, path); // synced and closed there
         else {
           try {

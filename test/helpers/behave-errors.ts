@@ -6,11 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, baseEnv, runBin } from './cli.ts';
 import type { RunResult } from './cli.ts';
-import { pgIdentity, userTempDir } from '../servers/postgres.ts';
+import { initCluster, pgIdentity, userTempDir } from '../servers/postgres.ts';
+import type { PgCluster } from '../servers/postgres.ts';
 
 const FIXTURE = join(ROOT, 'test/fixtures/walg-3.0.9');
 const manifest = JSON.parse(readFileSync(join(FIXTURE, 'fixture.json'), 'utf8')) as {
@@ -277,6 +278,28 @@ export function writeArchiveScript(work: string, ok: boolean): void {
   const p = join(work, 'archive.sh');
   writeFileSync(`${p}.new`, ok ? '#!/bin/sh\nexit 0\n' : '#!/bin/sh\nexit 1\n', { mode: 0o755 });
   execFileSync('mv', [`${p}.new`, p]);
+}
+
+/** A started cluster for PG_CASES (archive_command = the archive script, succeeding) and its work directory. */
+export interface CaseCluster { cluster: PgCluster; work: string; destroy(): Promise<void> }
+
+/** Starts the cluster the server cases run against; destroy() stops it and removes its work directory. */
+export async function startCaseCluster(): Promise<CaseCluster> {
+  const work = userTempDir('walg-behave-errors-pg-');
+  chmodSync(work, 0o755);
+  writeArchiveScript(work, true);
+  const cluster = await initCluster({ archive_mode: 'on', archive_command: `${join(work, 'archive.sh')} %p` });
+  const destroy = async () => {
+    await cluster.destroy();
+    rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    await cluster.start();
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return { cluster, work, destroy };
 }
 
 /** Runs one server case with `bin` on a fresh storage under `work`; returns the run and the last ERROR line. */

@@ -6,12 +6,11 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { WALG_BIN, baseEnv, runBin } from '../helpers/cli.ts';
-import { initCluster, userTempDir } from '../servers/postgres.ts';
-import type { PgCluster } from '../servers/postgres.ts';
-import { PG_CASES, STORE_CASES, assertCaseText, logLines, runPgCase, runStoreCase, storedBackups, writeArchiveScript } from '../helpers/behave-errors.ts';
+import { PG_CASES, STORE_CASES, assertCaseText, logLines, runPgCase, runStoreCase, storedBackups, startCaseCluster } from '../helpers/behave-errors.ts';
+import type { CaseCluster } from '../helpers/behave-errors.ts';
 
 describe('error texts as WAL-G prints them: storage conditions', () => {
   for (const k of STORE_CASES) {
@@ -22,30 +21,20 @@ describe('error texts as WAL-G prints them: storage conditions', () => {
 });
 
 describe('error texts as WAL-G prints them: backup-push on PostgreSQL', { timeout: 300_000 }, () => {
-  let cluster: PgCluster | undefined;
-  let work: string;
-  before(async () => {
-    work = userTempDir('walg-behave-errors-pg-');
-    chmodSync(work, 0o755);
-    writeArchiveScript(work, true);
-    cluster = await initCluster({ archive_mode: 'on', archive_command: `${join(work, 'archive.sh')} %p` });
-    await cluster.start();
-  });
-  after(async () => {
-    await cluster?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  let pg: CaseCluster | undefined;
+  before(async () => { pg = await startCaseCluster(); });
+  after(async () => { await pg?.destroy(); });
 
   for (const k of PG_CASES) {
     test(`${k.id}: ${k.what}`, async () => {
-      assertCaseText(k, 'ours', await runPgCase(k, WALG_BIN, cluster!, work));
+      assertCaseText(k, 'ours', await runPgCase(k, WALG_BIN, pg!.cluster, pg!.work));
     });
   }
 
   test('backup-push without db_directory, PGDATA set: one ERROR line naming the remote backup and [db_directory], exit 1, nothing backed up', async () => {
-    const store = join(work, 'no-arg-store');
+    const store = join(pg!.work, 'no-arg-store');
     mkdirSync(store);
-    const r = await runBin(WALG_BIN, ['backup-push'], baseEnv({ ...cluster!.env, PGDATA: cluster!.dataDir, WALG_FILE_PREFIX: store, WALG_COMPRESSION_METHOD: 'lz4' }));
+    const r = await runBin(WALG_BIN, ['backup-push'], baseEnv({ ...pg!.cluster.env, PGDATA: pg!.cluster.dataDir, WALG_FILE_PREFIX: store, WALG_COMPRESSION_METHOD: 'lz4' }));
     assert.equal(r.code, 1, r.stderr);
     const lines = logLines(r.stderr);
     assert.equal(lines.length, 1, `one line:\n${r.stderr}`);
@@ -53,6 +42,6 @@ describe('error texts as WAL-G prints them: backup-push on PostgreSQL', { timeou
     assert.match(lines[0]!.message, /^backup-push without db_directory takes a remote backup through the Postgres connection .*not support yet\. To run with local backup functionalities, supply \[db_directory\]/);
     assert.deepEqual(storedBackups(store), [], 'no backup of $PGDATA');
     assert.equal(existsSync(join(store, 'basebackups_005')), false, 'nothing written to the storage');
-    assert.equal(await cluster!.psql("select count(*) from pg_stat_activity where backend_type = 'client backend' and application_name = 'wal-g'"), '0');
+    assert.equal(await pg!.cluster.psql("select count(*) from pg_stat_activity where backend_type = 'client backend' and application_name = 'wal-g'"), '0');
   });
 });

@@ -4,14 +4,13 @@
 // OK on the complete archive (live database) and names the segment deleted afterwards (--timeline/--lsn).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_BIN } from '../servers/postgres.ts';
+import { initCluster, clusterFromDir, userTempDir, writeUserFile, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { WALG_BIN, baseEnv, walg } from '../helpers/cli.ts';
 import { sql, pgbench, execAs, until, fingerprint, switchAndWaitForArchiver } from '../helpers/pg-exec.ts';
+import { ClusterDaemon } from '../helpers/cluster-daemon.ts';
 import { FileStorage } from '../../src/storage/drivers/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { openArchivedWal } from '../../src/pg/wal/fetch.ts';
@@ -19,31 +18,6 @@ import { isWalSegmentName } from '../../src/pg/wal-name.ts';
 
 
 
-
-/** A `wal-g daemon` running as the cluster user (it writes into the cluster's pg_wal). */
-class Daemon {
-  readonly proc: ChildProcess;
-  readonly socket: string;
-  private stderr = '';
-  private readonly exited: Promise<number | null>;
-  constructor(socket: string, config: string) {
-    const id = pgIdentity();
-    this.socket = socket;
-    this.proc = spawn(WALG_BIN, ['daemon', socket, '--config', config], {
-      uid: id.uid, gid: id.gid, cwd: '/tmp', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: id.home }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.proc.stderr!.on('data', (c) => { this.stderr += c; });
-    this.exited = new Promise((r) => this.proc.on('close', (code) => r(code)));
-  }
-  async ready(): Promise<void> {
-    await until(`daemon socket ${this.socket} (${this.stderr})`, 30_000, async () => existsSync(this.socket));
-  }
-  /** SIGTERM; resolves to the exit code. */
-  async stop(): Promise<number | null> {
-    if (this.proc.exitCode === null) this.proc.kill('SIGTERM');
-    return this.exited;
-  }
-}
 
 test('PG 15 through wal-g daemon: archive under load, replay via daemon-client, wal-verify', { timeout: 240_000 }, async (t) => {
   const t0 = Date.now();
@@ -70,8 +44,8 @@ test('PG 15 through wal-g daemon: archive under load, replay via daemon-client, 
     WALG_FILE_PREFIX: store, PGDATA: base, WALG_DOWNLOAD_CONCURRENCY: '4', WALG_LOG_LEVEL: 'DEVEL', WALG_LOG_DESTINATION: fetchLog,
   }));
   for (const f of [pushCfg, fetchCfg]) chmodSync(f, 0o644);
-  const pusher = new Daemon(pushSock, pushCfg);
-  let fetcher: Daemon | undefined;
+  const pusher = new ClusterDaemon(pushSock, pushCfg);
+  let fetcher: ClusterDaemon | undefined;
   let replica: PgCluster | undefined;
   try {
     await pusher.ready();
@@ -117,7 +91,7 @@ test('PG 15 through wal-g daemon: archive under load, replay via daemon-client, 
     mark('wal-verify OK on the live cluster');
 
     // Archive recovery of the base backup through a second daemon whose PGDATA is the copy.
-    fetcher = new Daemon(fetchSock, fetchCfg);
+    fetcher = new ClusterDaemon(fetchSock, fetchCfg);
     await fetcher.ready();
     replica = await clusterFromDir(primary.baseDir, base);
     replica.configure({

@@ -8,14 +8,14 @@
 // no segment is missing (wal-verify integrity OK), every stored object decodes whole, and recovery gives the same data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCluster, clusterFromDir, userTempDir, writeUserFile, pgIdentity, PG_BIN } from '../servers/postgres.ts';
 import type { PgCluster } from '../servers/postgres.ts';
 import { ROOT, WALG_BIN, baseEnv, walg } from '../helpers/cli.ts';
 import { sql, pgbench, execAs, until, switchAndWaitForArchiver } from '../helpers/pg-exec.ts';
+import { ClusterDaemon } from '../helpers/cluster-daemon.ts';
 import { FileStorage } from '../../src/storage/drivers/fs.ts';
 import { readAll } from '../../src/storage/body.ts';
 import { openArchivedWal } from '../../src/pg/wal/fetch.ts';
@@ -24,31 +24,6 @@ import { isWalSegmentName } from '../../src/pg/wal-name.ts';
 const CLIENT = join(ROOT, 'dist', 'walg-daemon-client');
 const MODULE = join(ROOT, 'dist', 'walg_archive.so');
 const PGBENCH_SECONDS = Number(process.env.WALG_TEST_PGBENCH_SECONDS ?? 30);
-
-/** A `wal-g daemon` running as the cluster user (it reads the cluster's pg_wal). */
-class Daemon {
-  readonly proc: ChildProcess;
-  readonly socket: string;
-  stderr = '';
-  private readonly exited: Promise<number | null>;
-  constructor(socket: string, config: string) {
-    const id = pgIdentity();
-    this.socket = socket;
-    this.proc = spawn(WALG_BIN, ['daemon', socket, '--config', config], {
-      uid: id.uid, gid: id.gid, cwd: '/tmp', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: id.home }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.proc.stderr!.on('data', (c) => { this.stderr += c; });
-    this.exited = new Promise((r) => this.proc.on('close', (code) => r(code)));
-  }
-  async ready(): Promise<void> {
-    await until(`daemon socket ${this.socket} (${this.stderr})`, 30_000, async () => existsSync(this.socket));
-  }
-  /** SIGTERM (or `signal`); resolves to the exit code. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
-    return this.exited;
-  }
-}
 
 /** A daemon config on a file storage for PGDATA `pgdata`, readable by the cluster user. */
 function daemonConfig(path: string, store: string, pgdata: string, extra: Record<string, string> = {}): string {
@@ -85,17 +60,17 @@ async function archiveAndRecover(t: { diagnostic(s: string): void }, label: stri
   const primary = await initCluster({ archive_mode: 'on', wal_keep_size: '4GB', max_wal_size: '4GB', checkpoint_timeout: '30min' });
   primary.configure(archiving(pushSock, primary));
   const base = join(primary.baseDir, 'basebackup');
-  const pusher = new Daemon(pushSock, daemonConfig(join(work, 'push.json'), store, primary.dataDir, { WALG_UPLOAD_CONCURRENCY: '4' }));
-  let fetcher: Daemon | undefined;
+  const pusher = new ClusterDaemon(pushSock, daemonConfig(join(work, 'push.json'), store, primary.dataDir, { WALG_UPLOAD_CONCURRENCY: '4' }));
+  let fetcher: ClusterDaemon | undefined;
   let replica: PgCluster | undefined;
-  let restarted: Daemon | undefined;
+  let restarted: ClusterDaemon | undefined;
   /** kill -9 of the daemon a few seconds into the load; archiving fails until it is started again. */
-  const killAndRestart = async (c: PgCluster, d: Daemon, note: (s: string) => void): Promise<Daemon> => {
+  const killAndRestart = async (c: PgCluster, d: ClusterDaemon, note: (s: string) => void): Promise<ClusterDaemon> => {
     await until('some segments archived', 60_000, async () => Number(await sql(c, 'select archived_count from pg_stat_archiver')) >= 2);
     assert.equal(await d.stop('SIGKILL'), null, 'killed');
     note('daemon killed with SIGKILL');
     await until('archive calls to fail', 60_000, async () => Number(await sql(c, 'select failed_count from pg_stat_archiver')) > 0);
-    restarted = new Daemon(pushSock, join(work, 'push.json'));
+    restarted = new ClusterDaemon(pushSock, join(work, 'push.json'));
     await restarted.ready();
     note(`daemon restarted; failed_count ${await sql(c, 'select failed_count from pg_stat_archiver')}`);
     return restarted;
@@ -136,7 +111,7 @@ async function archiveAndRecover(t: { diagnostic(s: string): void }, label: stri
     if (!killDaemon) assert.doesNotMatch(readFileSync(primary.logFile, 'utf8'), /archive command failed|walg_archive: /);
     await primary.stop();
 
-    fetcher = new Daemon(fetchSock, daemonConfig(join(work, 'fetch.json'), store, base, { WALG_DOWNLOAD_CONCURRENCY: '4' }));
+    fetcher = new ClusterDaemon(fetchSock, daemonConfig(join(work, 'fetch.json'), store, base, { WALG_DOWNLOAD_CONCURRENCY: '4' }));
     await fetcher.ready();
     replica = await clusterFromDir(primary.baseDir, base);
     replica.configure({
@@ -196,8 +171,8 @@ test('PG 15 walg_archive: no daemon, then a daemon answering E: WARNINGs and ret
   copyFileSync(MODULE, join(lib, 'walg_archive.so'));
   primary.configure({ dynamic_library_path: `${lib}:$libdir`, archive_library: 'walg_archive', 'walg_archive.socket': sock });
   const failed = async () => Number(await sql(primary, 'select failed_count from pg_stat_archiver'));
-  let wrong: Daemon | undefined;
-  let right: Daemon | undefined;
+  let wrong: ClusterDaemon | undefined;
+  let right: ClusterDaemon | undefined;
   try {
     await primary.start();
     const first = await sql(primary, 'select pg_walfile_name(pg_switch_wal())');
@@ -207,12 +182,12 @@ test('PG 15 walg_archive: no daemon, then a daemon answering E: WARNINGs and ret
     const elsewhere = join(work, 'elsewhere');
     mkdirSync(join(elsewhere, 'pg_wal'), { recursive: true });
     execFileSync('chown', ['-R', `${pgIdentity().uid}:${pgIdentity().gid}`, elsewhere]);
-    wrong = new Daemon(sock, daemonConfig(join(work, 'wrong.json'), store, elsewhere));
+    wrong = new ClusterDaemon(sock, daemonConfig(join(work, 'wrong.json'), store, elsewhere));
     await wrong.ready();
     await until('the daemon\'s E reported', 60_000, async () => readFileSync(primary.logFile, 'utf8').includes(`walg_archive: the daemon at "${sock}" answered 'E' for "${first}"`));
     assert.equal(await sql(primary, 'select last_archived_wal is null from pg_stat_archiver'), 't', 'nothing counted as archived');
     assert.equal(await wrong.stop(), 0);
-    right = new Daemon(sock, daemonConfig(join(work, 'right.json'), store, primary.dataDir));
+    right = new ClusterDaemon(sock, daemonConfig(join(work, 'right.json'), store, primary.dataDir));
     await right.ready();
     const before = await failed();
     await until('the archiver to catch up', 60_000, async () => (await sql(primary, 'select last_archived_wal from pg_stat_archiver')) === first);

@@ -6,12 +6,11 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseEnv, runBin } from '../helpers/cli.ts';
-import { initCluster, userTempDir } from '../servers/postgres.ts';
-import type { PgCluster } from '../servers/postgres.ts';
-import { PG_CASES, STORE_CASES, assertCaseText, logLines, runPgCase, runStoreCase, storedBackups, writeArchiveScript } from '../helpers/behave-errors.ts';
+import { PG_CASES, STORE_CASES, assertCaseText, logLines, runPgCase, runStoreCase, storedBackups, startCaseCluster } from '../helpers/behave-errors.ts';
+import type { CaseCluster } from '../helpers/behave-errors.ts';
 import type { LogLine } from '../helpers/behave-errors.ts';
 import { OURS, REFERENCE, WALG } from './harness.ts';
 
@@ -51,25 +50,15 @@ describe('error texts: storage conditions, WAL-G and ours', { skip, timeout: 300
 });
 
 describe('error texts: backup-push on PostgreSQL, WAL-G and ours', { skip, timeout: 600_000 }, () => {
-  let cluster: PgCluster | undefined;
-  let work: string;
-  before(async () => {
-    work = userTempDir('walg-behave-errors-pg-');
-    chmodSync(work, 0o755);
-    writeArchiveScript(work, true);
-    cluster = await initCluster({ archive_mode: 'on', archive_command: `${join(work, 'archive.sh')} %p` });
-    await cluster.start();
-  });
-  after(async () => {
-    await cluster?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  let pg: CaseCluster | undefined;
+  before(async () => { pg = await startCaseCluster(); });
+  after(async () => { await pg?.destroy(); });
 
   for (const k of PG_CASES) {
     test(`${k.id}: ${k.what}`, async () => {
-      const walg = await runPgCase(k, WALG.bin, cluster!, work);
+      const walg = await runPgCase(k, WALG.bin, pg!.cluster, pg!.work);
       assertCaseText(k, 'walg', walg);
-      const ours = await runPgCase(k, OURS.bin, cluster!, work);
+      const ours = await runPgCase(k, OURS.bin, pg!.cluster, pg!.work);
       assertCaseText(k, 'ours', ours);
       // The LSNs, names and paths differ per run: the texts are compared up to the first of them.
       const head = (l: LogLine | undefined) => (l?.message ?? '').split(/ base_|'/)[0]!;
@@ -78,9 +67,9 @@ describe('error texts: backup-push on PostgreSQL, WAL-G and ours', { skip, timeo
   }
 
   test('backup-push without db_directory, PGDATA set: WAL-G takes a remote backup; ours fails with one line, nothing backed up', async () => {
-    const env = (store: string) => baseEnv({ ...cluster!.env, PGDATA: cluster!.dataDir, WALG_FILE_PREFIX: store, WALG_COMPRESSION_METHOD: 'lz4' });
-    const walgStore = join(work, 'no-arg-walg');
-    const oursStore = join(work, 'no-arg-ours');
+    const env = (store: string) => baseEnv({ ...pg!.cluster.env, PGDATA: pg!.cluster.dataDir, WALG_FILE_PREFIX: store, WALG_COMPRESSION_METHOD: 'lz4' });
+    const walgStore = join(pg!.work, 'no-arg-walg');
+    const oursStore = join(pg!.work, 'no-arg-ours');
     mkdirSync(walgStore);
     mkdirSync(oursStore);
     const w = await runBin(WALG.bin, ['backup-push'], env(walgStore));

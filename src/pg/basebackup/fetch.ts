@@ -402,8 +402,7 @@ async function extractMember(member: ChainMember, opts: BackupFetchOptions, root
     for (let attempt = 0; ; attempt++) {
       if (stop.signal.aborted) throw stop.signal.reason instanceof Error ? stop.signal.reason : new CancelledError('backup-fetch cancelled');
       const extractor = new SafeExtractor({
-        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, syncBehind, writebackOnly: syncBehind?.mode === 'writeback',
-        wanted, increments, signal: stop.signal, source: tarName,
+        root, mounts, absoluteNames: 'root-relative', fsync: opts.fsync !== false, syncBehind, wanted, increments, signal: stop.signal, source: tarName,
       });
       try {
         await extractTar(storage, key, tarName, opts, extractor, stop.signal);
