@@ -22,6 +22,8 @@ export class MariaDb {
   readonly socket: string;
   readonly port: number;
   readonly logFile: string;
+  /** The server's own tmpdir (temp tables, filesort), inside baseDir. */
+  readonly tmpDir: string;
   /** Base name of the binlogs (`<binlogBase>.000001` ...). */
   readonly binlogBase: string;
   private proc: ChildProcess | undefined;
@@ -33,6 +35,10 @@ export class MariaDb {
     this.socket = join(baseDir, 'mysqld.sock');
     this.port = port;
     this.logFile = join(baseDir, 'error.log');
+    this.tmpDir = join(baseDir, 'tmp');
+    mkdirSync(this.tmpDir, { recursive: true });
+    const id = pgIdentity();
+    chownSync(this.tmpDir, id.uid, id.gid);
   }
 
   /** DSN for wal-g (go-sql-driver format). */
@@ -48,6 +54,7 @@ export class MariaDb {
       '--bind-address=127.0.0.1', `--log-bin=${join(this.dataDir, this.binlogBase)}`, '--server-id=1', '--binlog-format=ROW',
       `--pid-file=${join(this.baseDir, 'mysqld.pid')}`, `--log-error=${this.logFile}`, '--skip-name-resolve',
       '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=16M', '--max-connections=50',
+      `--tmpdir=${this.tmpDir}`,
     ];
   }
 
@@ -127,7 +134,9 @@ export async function initMariaDb(opts: { binlogBase?: string } = {}): Promise<M
   if (!existsSync(MARIADBD)) throw new Error(`${MARIADBD} not found (apt-get install mariadb-server)`);
   const base = userTempDir('walg-mariadb-');
   const db = new MariaDb(base, await freePort(), opts.binlogBase);
-  await runAs('mariadb-install-db', ['--no-defaults', `--datadir=${db.dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { cwd: base });
+  // A private tmpdir: with the shared /tmp, a parallel test's cleanup once removed install-db's temp table under it.
+  await runAs('mariadb-install-db', ['--no-defaults', `--datadir=${db.dataDir}`, `--tmpdir=${db.tmpDir}`,
+    '--auth-root-authentication-method=normal', '--skip-test-db'], { cwd: base });
   return db;
 }
 
