@@ -34,7 +34,7 @@ fi
 PKGS=(gcc make liblz4-dev lz4 zstd xz-utils brotli gnupg diffutils strace
       swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl
       "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" pgbackrest
-      mariadb-server mariadb-client mariadb-backup openssh-server openssh-client)
+      mariadb-server mariadb-client mariadb-backup openssh-server openssh-client redis-server redis-tools)
 missing=()
 for p in "${PKGS[@]}"; do
   installed "$p" || missing+=("$p")
