@@ -26,3 +26,15 @@ export function jsonTime(s: string | undefined): string {
   const frac = w.frac.replace(/0+$/, '');
   return `${w.y}-${w.mo}-${w.d}T${w.h}:${w.mi}:${w.se}${frac === '.' ? '' : frac}${w.zone}`;
 }
+
+/**
+ * compat: Go's time.Time JSON for a local time: RFC3339Nano with the local offset ("Z" when it is zero),
+ * fraction trailing zeros removed. `nanos` adds sub-millisecond digits.
+ */
+export function goLocalTime(d: Date, nanos = 0): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const off = -d.getTimezoneOffset();
+  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+  const frac = `${p(d.getMilliseconds(), 3)}${String(nanos % 1_000_000).padStart(6, '0')}`.replace(/0+$/, '');
+  return `${p(d.getFullYear(), 4)}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}${frac ? `.${frac}` : ''}${zone}`;
+}

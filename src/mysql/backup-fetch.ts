@@ -12,10 +12,11 @@ import type { Crypter } from '../pipeline/types.ts';
 import { listStreamBackups, resolveStreamBackup } from './catalog.ts';
 import { canonicalJson } from '../backup/select.ts';
 import { parseJsonExact } from '../backup/json.ts';
-import { runShell } from './command.ts';
+import { runShell } from '../backup/command.ts';
 import { readStreamSentinel } from './sentinel.ts';
 import type { StreamSentinel } from './sentinel.ts';
-import { openBackupStream } from './stream.ts';
+import { openBackupStream } from '../backup/stream.ts';
+import { streamToCommand } from '../backup/stream-command.ts';
 
 /** Chooses a backup by name, LATEST, or sentinel UserData (exactly one must match). */
 export async function selectStreamBackup(storage: Storage, name: string | undefined, userDataRaw: string | undefined, signal?: AbortSignal): Promise<string> {
@@ -79,24 +80,7 @@ export interface FetchToCommandOptions {
 export async function fetchToCommand(o: FetchToCommandOptions): Promise<void> {
   // Read the sentinel first: a missing, unreadable or incremental backup must fail before the restore command starts.
   assertRestorable(o.backup, await readStreamSentinel(o.storage, o.backup, o.signal));
-  const stream = await openBackupStream(o.storage, o.crypter, o.backup, o.signal);
-  const cmd = runShell(o.restoreCommand, { what: 'restore command', stdin: 'pipe', stdout: 'stderr', stderr: 'keep', signal: o.signal });
-  let streamError: unknown;
-  try {
-    await pipeline(stream, cmd.stdin!, { signal: o.signal });
-  } catch (err) {
-    streamError = err;
-    stream.destroy();
-    cmd.stdin!.destroy();
-  }
-  let commandError: unknown;
-  try { await cmd.done; } catch (err) { commandError = err; }
-  // A failed read (corrupt object, wrong key, storage error) explains the command's failure; a pipe the command
-  // closed (EPIPE, premature close) does not, and then the command's exit status is the story.
-  const pipeClosed = (e: unknown) => ['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'].includes((e as NodeJS.ErrnoException)?.code ?? '');
-  if (streamError !== undefined && !pipeClosed(streamError) && streamError instanceof WalgError) throw streamError;
-  if (commandError !== undefined) throw commandError;
-  if (streamError !== undefined) throw new WalgError(`Failed to fetch backup: ${describeError(streamError)}`, { cause: streamError });
+  await streamToCommand({ storage: o.storage, crypter: o.crypter, backup: o.backup, restoreCommand: o.restoreCommand, signal: o.signal });
   log.info(`Backup ${o.backup} written to the restore command`);
   if (o.prepareCommand) {
     log.info('Running the backup prepare command');

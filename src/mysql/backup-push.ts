@@ -10,18 +10,19 @@ import { WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import type { Storage } from '../storage/types.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
-import { backupFolder, sentinelKey } from '../backup/layout.ts';
-import { deleteObjects, listKeys } from '../backup/catalog.ts';
-import { runShell } from './command.ts';
+import { freshBackupName, removeFailedUpload, uploadCommandOutput } from '../backup/stream-command.ts';
 import { connectMysql } from './connection.ts';
 import type { MysqlConnectionSettings, MysqlSession } from './connection.ts';
 import { lastUploadedBinlog, lastUploadedBinlogBeforeGtid } from './binlog-storage.ts';
-import { encodeStreamSentinel, goLocalTime, streamBackupName, UNSPECIFIED_TOOL, XTRABACKUP_TOOL, writeStreamSentinel } from './sentinel.ts';
+import { encodeStreamSentinel, goLocalTime, STREAM_PREFIX, UNSPECIFIED_TOOL, XTRABACKUP_TOOL, writeStreamSentinel } from './sentinel.ts';
 import type { StreamSentinel } from './sentinel.ts';
-import { uploadStream } from './stream.ts';
-import type { SplitOptions, UploadedStream } from './stream.ts';
+import { uploadStream } from '../backup/stream.ts';
+import type { SplitOptions, UploadedStream } from '../backup/stream.ts';
 import { goArch, goOs, makeExtraLsnDir, readXtrabackupInfo, removeExtraLsnDir, withExtraLsnDir } from './xtrabackup.ts';
 import type { XtrabackupInfo } from './xtrabackup.ts';
+import { chooseMysqlDeltaParent } from './delta.ts';
+import type { MysqlDeltaConfig, MysqlDeltaParent } from './delta.ts';
+import { assertXbstream } from './xbstream.ts';
 
 /** Where the backup stream comes from. */
 export type StreamSource = { kind: 'command'; command: string } | { kind: 'stdin'; stream: Readable };
@@ -45,37 +46,15 @@ export interface StreamPushOptions {
   connection: MysqlConnectionSettings;
   /** How the stream is cut (WALG_STREAM_SPLITTER_*). */
   split: SplitOptions;
+  /** xtrabackup-push: how an incremental is chosen (backup-push is always full, as WAL-G's). */
+  delta?: MysqlDeltaConfig;
+  /** xtrabackup-push: the stream must be xbstream (checked before anything is uploaded). */
+  requireXbstream?: boolean;
 }
 
 /** compat: isXtrabackup — some word of the command mentions xtrabackup or xbstream. */
 export function isXtrabackupCommand(command: string): boolean {
   return command.split(/\s+/).some((w) => w.includes('xtrabackup') || w.includes('xbstream'));
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** A backup name not yet used in storage (compat names have one-second resolution: wait for the next second). */
-async function freshBackupName(storage: Storage, signal: AbortSignal): Promise<{ name: string; start: Date }> {
-  for (;;) {
-    const start = new Date();
-    const name = streamBackupName(start);
-    if (!(await storage.exists(sentinelKey(name), { signal })) && (await listKeys(storage, backupFolder(name), signal)).length === 0) return { name, start };
-    await sleep(1000 - (Date.now() % 1000) + 5);
-  }
-}
-
-/** Deletes whatever was uploaded for a failed backup; never throws (a leftover is reported, not fatal twice). */
-async function removeFailedUpload(storage: Storage, name: string): Promise<void> {
-  // Own deadline: the run's signal may be the very cancellation that made the push fail.
-  const signal = AbortSignal.timeout(120_000);
-  try {
-    const keys = await listKeys(storage, backupFolder(name), signal);
-    if (keys.length === 0) return;
-    log.warn(`removing ${keys.length} object(s) of the failed backup ${name}`);
-    await deleteObjects(storage, keys, { signal });
-  } catch (err) {
-    log.warn(`failed to remove the partial upload of ${name}: ${describeError(err)}`);
-  }
 }
 
 /** Runs one stream backup and returns its name. Throws (after cleaning up) when anything fails. */
@@ -100,13 +79,13 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
         throw new WalgError(`failed to get last uploaded binlog: ${describeError(err)}`, { cause: err });
       }
     }
-    const { name, start } = await freshBackupName(storage, signal);
+    const { name, start } = await freshBackupName(storage, STREAM_PREFIX, signal);
     log.info(`Backup will be pushed as ${name}`);
     const xtrabackup = opts.source.kind === 'command' && isXtrabackupCommand(opts.source.command);
     let uploaded: UploadedStream;
     let info: XtrabackupInfo = {};
     try {
-      ({ uploaded, info } = await uploadFromSource(ctx, opts.source, opts.split, name));
+      ({ uploaded, info } = await uploadFromSource(ctx, opts, name, parent?.lsn));
       // A backup taken while our session with the server died is not trusted: the server may have gone away
       // under the backup tool too (compat: WAL-G would notice only at its next query).
       if (session) await session.ping();
@@ -126,11 +105,13 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
         ServerArch: xtrabackup ? goArch() : undefined,
         ServerOS: xtrabackup ? goOs() : undefined,
         IsPermanent: opts.permanent,
-        IsIncremental: false,
+        IsIncremental: parent !== undefined,
         UserData: opts.userData,
         LSN: info.toLsn ?? null,
         DeltaLSN: info.fromLsn,
-        DeltaCount: 0,
+        DeltaFrom: parent?.name,
+        DeltaFullName: parent?.fullName,
+        DeltaCount: parent?.count ?? 0,
       };
       log.info(`Backup sentinel: ${encodeStreamSentinel(sentinel)}`);
       // The sentinel is the last object written: its presence is what makes the backup listed.
@@ -153,32 +134,12 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
 async function uploadFromSource(ctx: StreamPushContext, source: StreamSource, split: SplitOptions, name: string): Promise<{ uploaded: UploadedStream; info: XtrabackupInfo }> {
   const up = (stream: Readable) => uploadStream(stream, { storage: ctx.storage, pipeline: ctx.pipeline, backup: name, split, signal: ctx.signal });
   if (source.kind === 'stdin') return { uploaded: await up(source.stream), info: {} };
-  if (!isXtrabackupCommand(source.command)) return { uploaded: await runAndUpload(ctx, source.command, up), info: {} };
+  if (!isXtrabackupCommand(source.command)) return { uploaded: await uploadCommandOutput(source.command, up, { signal: ctx.signal }), info: {} };
   const dir = await makeExtraLsnDir();
   try {
-    const uploaded = await runAndUpload(ctx, withExtraLsnDir(source.command, dir), up);
+    const uploaded = await uploadCommandOutput(withExtraLsnDir(source.command, dir), up, { signal: ctx.signal });
     return { uploaded, info: await readXtrabackupInfo(dir) };
   } finally {
     await removeExtraLsnDir(dir);
   }
-}
-
-/** Runs the backup create command and uploads its stdout. */
-async function runAndUpload(ctx: StreamPushContext, command: string, up: (stream: Readable) => Promise<UploadedStream>): Promise<UploadedStream> {
-  log.info(`Command to execute: ${command}`);
-  const cmd = runShell(command, { what: 'backup create command', stdout: 'pipe', stderr: 'keep', signal: ctx.signal });
-  let uploadError: unknown;
-  let result: UploadedStream | undefined;
-  try {
-    result = await up(cmd.stdout!);
-  } catch (err) {
-    uploadError = err;
-    cmd.child.kill('SIGTERM'); // nobody reads its output any more
-  }
-  let commandError: unknown;
-  try { await cmd.done; } catch (err) { commandError = err; }
-  // The command's own failure explains a short stream; an upload failure explains a command we killed.
-  if (uploadError !== undefined) throw uploadError;
-  if (commandError !== undefined) throw commandError;
-  return result!;
 }

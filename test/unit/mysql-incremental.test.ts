@@ -11,7 +11,7 @@ import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 import { UnsupportedBackupError } from '../../src/core/errors.ts';
 import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.ts';
 import { assertRestorable, fetchToCommand, selectStreamBackup } from '../../src/mysql/backup-fetch.ts';
-import { uploadStream } from '../../src/mysql/stream.ts';
+import { uploadStream } from '../../src/backup/stream.ts';
 import { encodeStreamSentinel, writeStreamSentinel } from '../../src/mysql/sentinel.ts';
 import type { StreamSentinel } from '../../src/mysql/sentinel.ts';
 import { goArch, goOs, parseLsn, parseXtrabackupCheckpoints, readXtrabackupInfo, withExtraLsnDir } from '../../src/mysql/xtrabackup.ts';

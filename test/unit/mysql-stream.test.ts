@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
 import { getCompressor } from '../../src/pipeline/compress/index.ts';
-import { openBackupStream, uploadStream } from '../../src/mysql/stream.ts';
+import { openBackupStream, uploadStream } from '../../src/backup/stream.ts';
 import { readAll } from '../../src/storage/body.ts';
 
 async function roundTrip(size: number, split: { partitions: number; blockSize: number; maxFileSize: number }) {

@@ -8,7 +8,7 @@ import type { CommandContext } from '../context.ts';
 import { WalgError, describeError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { fetchBinlogs } from '../../mysql/binlog-storage.ts';
-import { runShell } from '../../mysql/command.ts';
+import { runShell } from '../../backup/command.ts';
 import { binlogWindow } from './binlog-window.ts';
 import type { BinlogWindowOptions } from './binlog-window.ts';
 

@@ -4,8 +4,8 @@
 import type { Config } from '../../config/load.ts';
 import type { MysqlConnectionSettings } from '../../mysql/connection.ts';
 import type { BinlogPushOptions } from '../../mysql/binlog-push.ts';
-import { splitOptions } from '../../mysql/stream.ts';
-import type { SplitOptions } from '../../mysql/stream.ts';
+import { splitOptions } from '../../backup/stream.ts';
+import type { SplitOptions } from '../../backup/stream.ts';
 
 /** WALG_MYSQL_DATASOURCE_NAME and WALG_MYSQL_SSL_CA. */
 export function mysqlConnection(config: Config): MysqlConnectionSettings {

@@ -1,5 +1,5 @@
-// External commands of the MySQL flavour (WALG_STREAM_CREATE_COMMAND, WALG_STREAM_RESTORE_COMMAND,
-// WALG_MYSQL_BACKUP_PREPARE_COMMAND, WALG_MYSQL_BINLOG_REPLAY_COMMAND): run as `$SHELL -c "<command>"`, /bin/sh
+// External commands of the stream-backup flavours (WALG_STREAM_CREATE_COMMAND, WALG_STREAM_RESTORE_COMMAND, MySQL's
+// WALG_MYSQL_BACKUP_PREPARE_COMMAND and WALG_MYSQL_BINLOG_REPLAY_COMMAND): run as `$SHELL -c "<command>"`, /bin/sh
 // when SHELL is empty, as WAL-G does. A command's stderr is either passed through or kept (its last 64 KiB) so a
 // failure can be reported in one line, as WAL-G buffers the create and restore commands' output.
 

@@ -11,8 +11,8 @@ import { ConfigError, CorruptObjectError, ObjectNotFoundError } from '../core/er
 import { log } from '../core/log.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { STREAM_METADATA_FILE, backupFolder } from '../backup/layout.ts';
-import { stringifyGo } from '../backup/json.ts';
+import { STREAM_METADATA_FILE, backupFolder } from './layout.ts';
+import { stringifyGo } from './json.ts';
 import { decodeStages, encodeStages, through, withExtension } from '../pipeline/pipeline.ts';
 import type { DataPipeline } from '../pipeline/pipeline.ts';
 import type { Crypter } from '../pipeline/types.ts';
