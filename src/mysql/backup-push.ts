@@ -79,9 +79,17 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
         throw new WalgError(`failed to get last uploaded binlog: ${describeError(err)}`, { cause: err });
       }
     }
+    const xtrabackup = opts.source.kind === 'command' && isXtrabackupCommand(opts.source.command);
+    let parent: MysqlDeltaParent | undefined;
+    if (xtrabackup && opts.delta) {
+      try {
+        parent = await chooseMysqlDeltaParent(storage, opts.delta, { hostname: host, serverUuid, version }, signal);
+      } catch (err) {
+        throw new WalgError(`failed to get previous backup for delta backup: ${describeError(err)}`, { cause: err });
+      }
+    }
     const { name, start } = await freshBackupName(storage, STREAM_PREFIX, signal);
     log.info(`Backup will be pushed as ${name}`);
-    const xtrabackup = opts.source.kind === 'command' && isXtrabackupCommand(opts.source.command);
     let uploaded: UploadedStream;
     let info: XtrabackupInfo = {};
     try {
@@ -128,16 +136,22 @@ export async function pushStreamBackup(ctx: StreamPushContext, opts: StreamPushO
 }
 
 /**
- * Uploads the stream of `source`. An xtrabackup command gets --extra-lsndir (compat: enrichBackupArgs) and its
- * xtrabackup_checkpoints LSNs are returned.
+ * Uploads the stream of the push's source. An xtrabackup command gets --extra-lsndir (compat: enrichBackupArgs),
+ * and --incremental-lsn for an incremental, and its xtrabackup_checkpoints LSNs are returned.
  */
-async function uploadFromSource(ctx: StreamPushContext, source: StreamSource, split: SplitOptions, name: string): Promise<{ uploaded: UploadedStream; info: XtrabackupInfo }> {
-  const up = (stream: Readable) => uploadStream(stream, { storage: ctx.storage, pipeline: ctx.pipeline, backup: name, split, signal: ctx.signal });
+async function uploadFromSource(ctx: StreamPushContext, opts: StreamPushOptions, name: string, incrementalLsn: bigint | undefined): Promise<{ uploaded: UploadedStream; info: XtrabackupInfo }> {
+  const { source, split } = opts;
+  const upload = (stream: Readable) => uploadStream(stream, { storage: ctx.storage, pipeline: ctx.pipeline, backup: name, split, signal: ctx.signal });
+  // The check reads the first chunk and puts it back: the stream still flows straight into the upload.
+  const up = opts.requireXbstream ? async (stream: Readable) => { await assertXbstream(stream); return upload(stream); } : upload;
   if (source.kind === 'stdin') return { uploaded: await up(source.stream), info: {} };
   if (!isXtrabackupCommand(source.command)) return { uploaded: await uploadCommandOutput(source.command, up, { signal: ctx.signal }), info: {} };
   const dir = await makeExtraLsnDir();
   try {
-    const uploaded = await uploadCommandOutput(withExtraLsnDir(source.command, dir), up, { signal: ctx.signal });
+    let command = withExtraLsnDir(source.command, dir);
+    // compat: enrichBackupArgs appends --incremental-lsn to the whole shell command, like --extra-lsndir.
+    if (incrementalLsn !== undefined) command += ` --incremental-lsn=${incrementalLsn}`;
+    const uploaded = await uploadCommandOutput(command, up, { signal: ctx.signal });
     return { uploaded, info: await readXtrabackupInfo(dir) };
   } finally {
     await removeExtraLsnDir(dir);
