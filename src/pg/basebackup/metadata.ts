@@ -34,6 +34,8 @@ export interface MetadataOptions {
   /** Hostname recorded in the sentinel (default: this machine's). */
   hostname?: string;
   delta?: DeltaParent;
+  /** compat: WAL-G's remote backups record a Spec even without tablespaces (`"tablespaces":[]`). */
+  specAlways?: boolean;
 }
 
 /** What the finished backup consists of, as the sentinel records it. */
@@ -50,8 +52,8 @@ export interface BackupFacts {
 }
 
 /** compat: TablespaceSpec.MarshalJSON — a Go map, so keys come out sorted; undefined without tablespaces. */
-function tablespaceSpec(walk: WalkState, dataDir: string): TablespaceSpec | undefined {
-  if (!walk.spec.names.length) return undefined;
+function tablespaceSpec(walk: WalkState, dataDir: string, always = false): TablespaceSpec | undefined {
+  if (!walk.spec.names.length && !always) return undefined;
   const s: Record<string, unknown> = {};
   for (const n of [...walk.spec.names].sort()) s[n] = { loc: walk.spec.locations.get(n), link: `pg_tblspc/${n}` };
   s.base_prefix = dataDir;
@@ -63,7 +65,7 @@ function tablespaceSpec(walk: WalkState, dataDir: string): TablespaceSpec | unde
 export function assembleMetadata(opts: MetadataOptions, f: BackupFacts): { sentinel: BackupSentinel; metadata: ExtendedMetadata } {
   const { delta } = opts;
   const { info, parts } = f;
-  const spec = tablespaceSpec(f.walk, f.dataDir);
+  const spec = tablespaceSpec(f.walk, f.dataDir, opts.specAlways);
   const hostname = opts.hostname ?? osHostname();
   const finishTime = nowUtcRfc3339();
   const userData = opts.userData ?? undefined;
