@@ -12,7 +12,7 @@ test('CLI: flags and modes that are not supported yet are refused clearly (exit 
     [['backup-push', '/tmp', '--copy-composer', '--without-files-metadata'], /cannot be used with non-regular tar ball composer/],
     [['backup-push', '/tmp', '--without-files-metadata', '--delta-from-name', 'x'], /--without-files-metadata option cannot be used with --delta-from-name/],
     [['backup-push', '/tmp', '--walg-delta-origin', 'OLDEST'], /Unknown WALG_DELTA_ORIGIN: OLDEST/],
-    [['backup-push'], /backup-push without db_directory takes a remote backup .* not support yet\. To run with local backup functionalities, supply \[db_directory\]/],
+    [['backup-push', '--delta-from-name', 'x'], /Delta backup not available for remote backup\. To run delta backup, supply \[db_directory\]\./],
     [['backup-push', '/tmp', '--add-user-data', '{bad'], /Failed to unmarshal the provided UserData/],
     [['backup-fetch', '/tmp/x', 'LATEST', '--reverse-unpack'], /--reverse-unpack is not supported yet/],
     [['backup-fetch', '/tmp/x'], /insufficient arguments/],

@@ -2,7 +2,7 @@
 // the storage, the codecs and one PostgreSQL session, and logs what WAL-G logs.
 
 import type { CommandContext } from '../context.ts';
-import { ConfigError, UnsupportedFeatureError, UsageError } from '../../core/errors.ts';
+import { ConfigError, UsageError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { parseJsonExact } from '../../backup/json.ts';
 import type { SettingName } from '../../config/settings.ts';
@@ -45,18 +45,14 @@ export function parseUserData(raw: string | undefined): unknown {
   }
 }
 
-/** The one line backup-push without db_directory fails with (exit 1, src/cli/exit-codes.ts). */
-export const REMOTE_BACKUP_UNSUPPORTED = 'backup-push without db_directory takes a remote backup through the Postgres connection (replication protocol), '
-  + 'which this build does not support yet. To run with local backup functionalities, supply [db_directory]: wal-g backup-push "$PGDATA"';
-
 /**
- * Runs backup-push of `dbDirectory` (a local backup). Throws on any failure (exit 1); without `dbDirectory` (a
- * remote backup in WAL-G) UnsupportedFeatureError; a standby timeline change throws TimelineChangedError.
+ * Runs backup-push of `dbDirectory` (a local backup), or without it a remote backup over the replication protocol
+ * (remote-push.ts). Throws on any failure (exit 1); a standby timeline change throws TimelineChangedError.
  */
 export async function run(ctx: CommandContext, dbDirectory: string | undefined, flags: BackupPushFlags): Promise<void> {
   // compat: WAL-G takes a remote backup (BASE_BACKUP over the replication protocol) whenever db_directory is empty,
-  // whatever PGDATA says (cmd/pg/backup_push.go). Ours cannot yet: refuse before anything is read or written.
-  if (!dbDirectory) throw new UnsupportedFeatureError(REMOTE_BACKUP_UNSUPPORTED);
+  // whatever PGDATA says (cmd/pg/backup_push.go).
+  if (!dbDirectory) return runRemote(ctx, flags);
   const cfg = ctx.config;
   // Composers only decide how files are grouped into tars; restores read any grouping. Ours groups files as
   // WAL-G's regular composer does, and says so, rather than refusing a configuration that WAL-G accepts.
@@ -134,4 +130,41 @@ export async function run(ctx: CommandContext, dbDirectory: string | undefined, 
   } finally {
     await db.close();
   }
+}
+
+/** compat: WAL-G's two lines for a delta asked of a remote backup (handleBackupPushRemote), as one. */
+export const REMOTE_DELTA_REFUSED = 'Delta backup not available for remote backup. To run delta backup, supply [db_directory].';
+
+/** backup-push without db_directory: BASE_BACKUP over a replication connection (PGHOST may list several hosts). */
+async function runRemote(ctx: CommandContext, flags: BackupPushFlags): Promise<void> {
+  const cfg = ctx.config;
+  if (flags.deltaFromName || flags.deltaFromUserData || cfg.get('WALG_DELTA_FROM_NAME') || cfg.get('WALG_DELTA_FROM_USER_DATA')) {
+    throw new UsageError(REMOTE_DELTA_REFUSED);
+  }
+  log.info('Running remote backup through Postgres connection.');
+  log.info('Features like delta backup and partial restore are disabled, there might be a performance impact.');
+  log.info('To run with local backup functionalities, supply [db_directory].');
+  const tarSizeThreshold = cfg.getInt('WALG_TAR_SIZE_THRESHOLD');
+  if (tarSizeThreshold < 1) throw new ConfigError(`WALG_TAR_SIZE_THRESHOLD must be positive, got ${tarSizeThreshold}`);
+  const { remoteBackupPush } = await import('../../pg/basebackup/remote-push.ts');
+  const { replicationSettings } = await import('../../pg/replication/connection.ts');
+  const storage = await ctx.storage(targetStorageName(ctx, flags.targetStorage));
+  log.info(`Backup will be pushed to storage: ${storage.name}`);
+  const pipeline = await ctx.writePipeline();
+  const diskRateLimit = cfg.getInt('WALG_DISK_RATE_LIMIT') ?? 0;
+  if (diskRateLimit > 32 * 1024) log.info(`DiskIO limited to ${Math.floor(diskRateLimit / 1024)} kb/s`);
+  const result = await remoteBackupPush({
+    storage, pipeline, connection: replicationSettings(process.env),
+    permanent: flags.permanent ?? false,
+    userData: parseUserData(flags.addUserData || cfg.get('WALG_SENTINEL_USER_DATA')),
+    withoutFilesMetadata: flags.withoutFilesMetadata || cfg.getBool('WALG_WITHOUT_FILES_METADATA'),
+    tarSizeThreshold,
+    uploadConcurrency: positiveConcurrency(ctx, 'WALG_UPLOAD_CONCURRENCY'),
+    uploadQueue: cfg.getInt('WALG_UPLOAD_QUEUE'),
+    diskRateLimit: ctx.turbo ? 0 : diskRateLimit,
+    segmentSize: walSegmentSizeFromConfig(cfg),
+    verifyPageChecksums: flags.verify || cfg.getBool('WALG_VERIFY_PAGE_CHECKSUMS'),
+    signal: ctx.signal,
+  });
+  log.info(`Wrote backup with name ${result.name} to storage ${storage.name}`);
 }

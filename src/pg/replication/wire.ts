@@ -1,0 +1,132 @@
+// PostgreSQL frontend/backend protocol v3 framing for our own replication client: encoding the few frontend
+// messages we send, and splitting a byte stream into backend messages without copying the common case (a message
+// that lies inside one socket chunk is a subarray of it). Server errors are decoded into their fields.
+
+/** One backend message: its type byte as a character and its body (without type and length). */
+export interface BackendMessage {
+  type: string;
+  body: Buffer;
+}
+
+/** An ErrorResponse or NoticeResponse, decoded (field codes as in the protocol: S, V, C, M, D, H ...). */
+export interface ServerNotice {
+  severity: string;
+  code: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+}
+
+/** Decodes ErrorResponse / NoticeResponse fields. */
+export function parseNotice(body: Buffer): ServerNotice {
+  const f: Record<string, string> = {};
+  let i = 0;
+  while (i < body.length && body[i] !== 0) {
+    const code = String.fromCharCode(body[i]!);
+    const end = body.indexOf(0, i + 1);
+    if (end < 0) break;
+    f[code] = body.toString('utf8', i + 1, end);
+    i = end + 1;
+  }
+  return { severity: f.V ?? f.S ?? 'ERROR', code: f.C ?? '', message: f.M ?? '', detail: f.D, hint: f.H };
+}
+
+/** compat: a server error as pgx (WAL-G) prints it, `ERROR: <message> (SQLSTATE <code>)`. */
+export function noticeText(n: ServerNotice): string {
+  return `${n.severity}: ${n.message} (SQLSTATE ${n.code})`;
+}
+
+/** A frontend message: type byte (or none, for startup-like messages), Int32 length, body. */
+export function frontend(type: string | null, body: Buffer = Buffer.alloc(0)): Buffer {
+  const head = type === null ? 0 : 1;
+  const out = Buffer.allocUnsafe(head + 4 + body.length);
+  if (type !== null) out[0] = type.charCodeAt(0);
+  out.writeInt32BE(4 + body.length, head);
+  body.copy(out, head + 4);
+  return out;
+}
+
+/** NUL-terminated UTF-8 string. */
+export function cstring(s: string): Buffer {
+  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
+}
+
+/** The StartupMessage of protocol 3.0 with the given parameters. */
+export function startupMessage(params: Record<string, string>): Buffer {
+  const parts: Buffer[] = [Buffer.from([0, 3, 0, 0])];
+  for (const [k, v] of Object.entries(params)) parts.push(cstring(k), cstring(v));
+  parts.push(Buffer.from([0]));
+  return frontend(null, Buffer.concat(parts));
+}
+
+/** SSLRequest (80877103). */
+export const SSL_REQUEST = (() => { const b = Buffer.alloc(8); b.writeInt32BE(8, 0); b.writeInt32BE(80877103, 4); return b; })();
+
+/** Simple Query. */
+export function queryMessage(sql: string): Buffer {
+  return frontend('Q', cstring(sql));
+}
+
+/** CopyData from the frontend (standby status updates). */
+export function copyDataMessage(data: Buffer): Buffer {
+  return frontend('d', data);
+}
+
+/** Splits a byte stream into backend messages. push() returns the complete messages the new bytes finish. */
+export class MessageSplitter {
+  private rest: Buffer = Buffer.alloc(0);
+
+  /** Bytes of a message that is not complete yet. */
+  get pendingBytes(): number { return this.rest.length; }
+
+  push(chunk: Buffer): BackendMessage[] {
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    const out: BackendMessage[] = [];
+    let off = 0;
+    while (buf.length - off >= 5) {
+      const len = buf.readInt32BE(off + 1);
+      if (len < 4) throw new Error(`protocol: invalid message length ${len}`);
+      if (buf.length - off < 1 + len) break;
+      out.push({ type: String.fromCharCode(buf[off]!), body: buf.subarray(off + 5, off + 1 + len) });
+      off += 1 + len;
+    }
+    // A remainder keeps a view of the chunk; the next push copies it once (messages are far smaller than chunks).
+    this.rest = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
+    return out;
+  }
+}
+
+/** One result set of a simple query: column names and rows of text values (null for SQL NULL). */
+export interface ResultSet {
+  columns: string[];
+  rows: (string | null)[][];
+  command?: string;
+}
+
+/** RowDescription: the column names. */
+export function parseRowDescription(body: Buffer): string[] {
+  const n = body.readInt16BE(0);
+  const cols: string[] = [];
+  let off = 2;
+  for (let i = 0; i < n; i++) {
+    const end = body.indexOf(0, off);
+    cols.push(body.toString('utf8', off, end));
+    off = end + 1 + 18; // table oid, attnum, type oid, typlen, typmod, format
+  }
+  return cols;
+}
+
+/** DataRow: the values as text (text format results). */
+export function parseDataRow(body: Buffer): (string | null)[] {
+  const n = body.readInt16BE(0);
+  const vals: (string | null)[] = [];
+  let off = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(off);
+    off += 4;
+    if (len < 0) { vals.push(null); continue; }
+    vals.push(body.toString('utf8', off, off + len));
+    off += len;
+  }
+  return vals;
+}
