@@ -235,7 +235,7 @@ export const SETTINGS = [
   s('PGPASSFILE', 'string', { scope: 'pg', external: 'node-postgres (pgpass), when no password is set' }),
   s('PGAPPNAME', 'string', { scope: 'pg' }),
   s('PGPASSWORD', 'string', { scope: 'pg', secret: true }),
-  s('WALG_SLOTNAME', 'string', { scope: 'pg', default: 'walg', inert: 'wal-receive is not implemented' }),
+  s('WALG_SLOTNAME', 'string', { scope: 'pg', default: 'walg' }),
   s('WALG_PG_WAL_SIZE', 'int', { scope: 'pg', default: '16' }),
   s('WALG_PG_WAL_PAGE_SIZE', 'int', { scope: 'pg', default: '8192', inert: 'WAL pages are not parsed' }),
   s('WALG_PG_BLOCK_SIZE', 'int', { scope: 'pg', default: '8192', inert: 'data pages are always 8192 bytes' }),

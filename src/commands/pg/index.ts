@@ -86,7 +86,7 @@ function registerCatalogCommands(program: Command, run: RunCommand): void {
   program.addCommand(del);
 }
 
-/** wal-push (write), wal-fetch and the hidden wal-prefetch (read), daemon (both), daemon-client, wal-show, wal-verify. */
+/** wal-push and wal-receive (write), wal-fetch and the hidden wal-prefetch (read), daemon (both), daemon-client, wal-show, wal-verify. */
 function registerWalCommands(program: Command, run: RunCommand): void {
   program.command('wal-push').argument('<wal_filepath>', 'path of the WAL file (archive_command %p)')
     .description('Uploads a WAL file to storage')
@@ -107,6 +107,12 @@ function registerWalCommands(program: Command, run: RunCommand): void {
     .option('--target-storage <name>', TARGET_STORAGE_HELP)
     .action(async (walName: string, location: string, opts: { targetStorage?: string }) => run('read', async (ctx) =>
       (await import('./wal-prefetch.ts')).run(ctx, walName, location, opts))), { hidden: true });
+
+  program.command('wal-receive')
+    .description('Receive WAL over the replication protocol (slot WALG_SLOTNAME) and store each segment')
+    .option('--target-storage <name>', TARGET_STORAGE_HELP)
+    .action(async (opts: { targetStorage?: string }) => run('write', async (ctx) =>
+      (await import('./wal-receive.ts')).run(ctx, opts)));
 
   // The daemon serves wal-push and wal-fetch: it writes to the first alive storage and reads from all.
   program.command('daemon').argument('<daemon_socket_path>', 'UNIX socket to listen on')

@@ -17,6 +17,7 @@ import { PostgresError } from '../postgres-client.ts';
 import { BaseBackupStream } from '../replication/base-backup.ts';
 import type { BaseBackupArchive, BaseBackupStart } from '../replication/base-backup.ts';
 import { ReplicationConnection } from '../replication/connection.ts';
+import { sizeSetting, versionNumber } from '../replication/wire.ts';
 import type { ReplicationSettings } from '../replication/connection.ts';
 import { DEFAULT_WAL_SEGMENT_SIZE, formatWalName } from '../wal-name.ts';
 import { nowUtcRfc3339, uploadMetadata } from './metadata.ts';
@@ -54,22 +55,6 @@ interface RemoteServer {
   systemIdentifier?: bigint;
   dataDirectory: string;
   walSegmentBytes: number;
-}
-
-/** server_version ("15.10 (Debian ...)", "9.6.24") as server_version_num. */
-export function versionNumber(text: string): number {
-  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text.trim());
-  if (!m) throw new PostgresError(`cannot read the server version '${text}'`);
-  const major = Number(m[1]);
-  return major >= 10 ? major * 10000 + Number(m[2] ?? 0) : major * 10000 + Number(m[2] ?? 0) * 100 + Number(m[3] ?? 0);
-}
-
-/** A SHOW value with a size unit ("16MB", "8kB") in bytes. */
-export function sizeSetting(text: string): number {
-  const m = /^(\d+)\s*(B|kB|MB|GB|TB)?$/.exec(text.trim());
-  if (!m) throw new PostgresError(`cannot read the size '${text}'`);
-  const unit = { B: 1, kB: 1024, MB: 1 << 20, GB: 1 << 30, TB: 2 ** 40 }[m[2] ?? 'B']!;
-  return Number(m[1]) * unit;
 }
 
 async function readServer(conn: ReplicationConnection): Promise<RemoteServer> {

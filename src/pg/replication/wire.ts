@@ -130,3 +130,19 @@ export function parseDataRow(body: Buffer): (string | null)[] {
   }
   return vals;
 }
+
+/** server_version ("15.10 (Debian ...)", "9.6.24") as server_version_num. */
+export function versionNumber(text: string): number {
+  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text.trim());
+  if (!m) throw new Error(`cannot read the server version '${text}'`);
+  const major = Number(m[1]);
+  return major >= 10 ? major * 10000 + Number(m[2] ?? 0) : major * 10000 + Number(m[2] ?? 0) * 100 + Number(m[3] ?? 0);
+}
+
+/** A SHOW value with a size unit ("16MB", "8kB") in bytes. */
+export function sizeSetting(text: string): number {
+  const m = /^(\d+)\s*(B|kB|MB|GB|TB)?$/.exec(text.trim());
+  if (!m) throw new Error(`cannot read the size '${text}'`);
+  const unit = { B: 1, kB: 1024, MB: 1 << 20, GB: 1 << 30, TB: 2 ** 40 }[m[2] ?? 'B']!;
+  return Number(m[1]) * unit;
+}
