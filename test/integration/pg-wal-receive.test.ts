@@ -2,7 +2,8 @@
 // backup and pgbench while wal-receive streams; it is killed with -9 and restarted (it resumes from its slot);
 // no segment is missing (wal-verify integrity), SIGTERM stores the unfinished segment as .partial, and recovery
 // from the backup plus the received WAL reaches the last committed and flushed transaction. Then the server it
-// streams from (a standby) is promoted: the new timeline's history file and segments are stored.
+// streams from (a standby) is promoted: the new timeline's history file and segments are stored. A second
+// receiver on the same slot fails with one error line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -74,6 +75,12 @@ test('wal-receive as the only archiver: kill -9 and restart leave no gap; recove
   await c.psql('select pg_switch_wal()');
   await storedSoon(last, `segment ${last} (the marker's)`);
   assert.match(recv.stderr(), /Streaming from slot walg at /, 'the restart resumed from the slot');
+  // A second receiver on the same slot: one clear error line, exit 1 (the first one keeps streaming).
+  const second = await walg(['wal-receive', '--config', cfg], baseEnv(c.env));
+  assert.equal(second.code, 1, second.stderr);
+  const errors = second.stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
+  assert.equal(errors.length, 1, second.stderr);
+  assert.match(errors[0]!, /replication slot "walg" is active for PID \d+ \(SQLSTATE 55006\)/);
 
   const verify = await walg(['wal-verify', 'integrity', '--json', '--config', cfg], baseEnv(c.env));
   const result = JSON.parse(verify.stdout.toString()) as { integrity: { status: string; details: { status: string }[] } };
