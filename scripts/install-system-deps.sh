@@ -31,7 +31,7 @@ if [ -z "$PG_MAJOR" ]; then
   [ -n "$PG_MAJOR" ] || PG_MAJOR=$(default_pg_major)
 fi
 
-PKGS=(gcc make liblz4-dev lz4 zstd xz-utils brotli gnupg diffutils strace
+PKGS=(gcc make liblz4-dev libzstd-dev libbrotli-dev liblzma-dev lz4 zstd xz-utils brotli gnupg diffutils strace
       swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl
       "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" pgbackrest
       mariadb-server mariadb-client mariadb-backup openssh-server openssh-client redis-server redis-tools)
