@@ -20,9 +20,9 @@ system-deps:
 # The project's own Node-API addon (lz4 blocks on the thread pool, xxHash32, restore's file writes): needs gcc and liblz4-dev (system-deps).
 # Node-API is ABI-stable, so the headers of node-api-headers build an addon for the pinned Node.
 NATIVE := build/walg_native.node
-$(NATIVE): src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c node_modules/.installed
+$(NATIVE): src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c src/native/walg_codecs.c node_modules/.installed
 	@mkdir -p build
-	cc -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -Inode_modules/node-api-headers/include -o $@ src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c -llz4
+	cc -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -Inode_modules/node-api-headers/include -o $@ src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c src/native/walg_codecs.c -llz4 -lzstd -lbrotlienc -lbrotlidec -llzma
 
 native: $(NATIVE)
 

@@ -57,9 +57,24 @@ export interface WalgNative {
    * with `errno` and syscall 'write'. `buf` must not change until it settles.
    */
   filePwrite(fd: number, buf: Uint8Array, pos: number): Promise<void>;
+  /**
+   * Opens a streaming coder (src/native/walg_codecs.c): "zstd-c" (a = level, b = worker threads), "brotli-c"
+   * (a = quality, b = lgwin), "lzma-c" (a = dictionary bytes), or a decoder "zstd-d" | "brotli-d" | "lzma-d".
+   */
+  codecOpen(kind: CodecKind, a?: number, b?: number): unknown;
+  /**
+   * Codes what fits of `src` into `dst` on the thread pool: [input consumed, output produced, stream ended]. One run
+   * per handle at a time; rejects with code ERR_CODEC_CORRUPT on bad data.
+   */
+  codecRun(handle: unknown, src: Uint8Array, dst: Uint8Array, finish: boolean): Promise<[number, number, boolean]>;
+  /** Frees the coder (once a run in flight completes). */
+  codecClose(handle: unknown): void;
   /** Sends `state` as one datagram to the systemd notification socket `socketPath` ("@name": abstract); true once sent. */
   sdNotify(socketPath: string, state: string): boolean;
 }
+
+/** The coder kinds of codecOpen. */
+export type CodecKind = 'zstd-c' | 'zstd-d' | 'brotli-c' | 'brotli-d' | 'lzma-c' | 'lzma-d';
 
 /** The walg addon's exports (loaded on first use). */
 export function walgNative(): WalgNative {

@@ -8,6 +8,7 @@
  *   xxh32State(seed?) -> Buffer; xxh32Update(state, data); xxh32Digest(state) -> number   streaming xxHash32
  *   xxh32UpdateAsync(state, data)       -> Promise<void>    xxh32Update on the thread pool; the caller orders them
  *   fileCreateWrite, fileSyncClose                          restore's file writes (walg_files.c)
+ *   codecOpen, codecRun, codecClose                          streaming zstd/brotli/lzma coders (walg_codecs.c)
  *
  * The asynchronous calls run on libuv's thread pool, so several blocks are coded on other cores while the main
  * thread reads, frames and writes; no worker threads (and no second V8 heap) are needed. Every buffer is supplied
@@ -457,6 +458,7 @@ static napi_value js_xxh32_digest(napi_env env, napi_callback_info info) {
 
 int walg_files_init(napi_env env, napi_value exports); /* walg_files.c */
 int walg_notify_init(napi_env env, napi_value exports); /* walg_notify.c */
+int walg_codecs_init(napi_env env, napi_value exports); /* walg_codecs.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -474,6 +476,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (!walg_files_init(env, exports)) return NULL;
   if (!walg_notify_init(env, exports)) return NULL;
+  if (!walg_codecs_init(env, exports)) return NULL;
   return exports;
 }
 

@@ -1,5 +1,5 @@
 // Picks a Compressor by WALG_COMPRESSION_METHOD (write side) or by object-name extension (read side), importing only
-// the codec module that is needed: start-up time matters for wal-push, and lzma-native must not load for lz4.
+// the codec module that is needed: start-up time matters for wal-push.
 
 import { ConfigError } from '../../core/errors.ts';
 import type { CompressionMethod, Compressor } from '../types.ts';
