@@ -1,15 +1,15 @@
 // dependency-cruiser rules for src/: the import direction of the architecture (docs/architecture.md), run by
 // `make depcheck` (and so by `make test`).
 //
-//   cli -> commands -> {pg, mysql} -> backup -> {storage, pipeline, tar} -> config -> core
+//   cli -> commands -> {pg, mysql, redis} -> backup -> {storage, pipeline, tar} -> config -> core
 //
 // A folder may import its own folder and any layer below it, never a layer above it. Folders in the same layer
-// ({pg, mysql}, {storage, pipeline, tar}) do not import each other: pg and mysql are separate engines, and storage,
+// ({pg, mysql, redis}, {storage, pipeline, tar}) do not import each other: pg, mysql and redis are separate engines, and storage,
 // pipeline and tar are independent building blocks that backup/ puts together. src/native holds the C addon only.
 // Type-only imports count too (tsPreCompilationDeps): a type from a higher layer is still a dependency on it.
 
 /** The layers, highest first; the folders of one entry form one layer. */
-const LAYERS = [['cli'], ['commands'], ['pg', 'mysql'], ['backup'], ['storage', 'pipeline', 'tar'], ['config'], ['core']];
+const LAYERS = [['cli'], ['commands'], ['pg', 'mysql', 'redis'], ['backup'], ['storage', 'pipeline', 'tar'], ['config'], ['core']];
 const KNOWN = [...LAYERS.flat(), 'native'];
 
 /** One rule per folder: everything above it and its siblings in the same layer are off limits. */

@@ -1,6 +1,7 @@
 // The PostgreSQL `copy` plan (compat: WAL-G's BuildCopyPlan): each requested backup with the delta chain it needs,
 // its stop sentinel last (parents before children), and with `withHistory` the WAL from the backup's start segment
 // on; without it, through the backup's finish segment. Object names are kept; payloads are never transformed.
+// standaloneCopyPlan is the Redis one: each backup's objects, then its sentinel.
 
 import { WalgError } from '../core/errors.ts';
 import { readAll } from '../storage/body.ts';
@@ -106,4 +107,29 @@ export async function pgCopyPlan(from: Storage, source: ReadonlyMap<string, numb
     }
   }
   return [...entries.values()];
+}
+
+/**
+ * The plan for standalone backups (compat: the Redis copy.Plan's AddBackup): for `requested` ('' = every backup,
+ * 'LATEST', or a name) every object under the backup's folder, then its sentinel. Names are kept.
+ */
+export async function standaloneCopyPlan(source: ReadonlyMap<string, number>, requested: string, latest: () => Promise<string>): Promise<CopyEntry[]> {
+  let names: string[];
+  if (requested === '') {
+    names = backupNames(source);
+    if (names.length === 0) throw new WalgError('No backups found');
+  } else if (requested === 'LATEST') {
+    names = [await latest()];
+  } else {
+    if (!source.has(sentinelKey(requested))) throw new WalgError(`Backup '${requested}' does not exist.`);
+    names = [requested];
+  }
+  const out: CopyEntry[] = [];
+  for (const name of names) {
+    const folder = backupFolder(name);
+    for (const [k, size] of source) if (k.startsWith(folder)) out.push({ source: k, target: k, size, phase: 0, sequence: 0 });
+    const key = sentinelKey(name);
+    out.push({ source: key, target: key, size: source.get(key) ?? 0, phase: 2, sequence: 0 });
+  }
+  return out;
 }

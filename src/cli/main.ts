@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { scanGlobalArgs } from './argv.ts';
 import { daemonClientArgv } from '../pg/daemon/client-argv.ts';
-import { mysqlFlavorArgs } from './flavor-argv.ts';
+import { mysqlFlavorArgs, redisFlavorArgs } from './flavor-argv.ts';
 import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
 import { ReportedError, describeError } from '../core/errors.ts';
@@ -26,11 +26,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     runtime.globals = globals;
     runtime.signal = ac.signal;
     // `wal-g mysql ...` or a binary named wal-g-mysql: the MySQL/MariaDB command tree (src/cli/flavor-argv.ts).
+    // `wal-g redis ...` or wal-g-redis: the Redis/Valkey tree.
     const mysqlArgs = mysqlFlavorArgs(globals.rest);
-    const program = mysqlArgs ? (await import('./program-mysql.ts')).buildMysqlProgram() : (await import('./program.ts')).buildProgram();
+    const redisArgs = mysqlArgs ? undefined : redisFlavorArgs(globals.rest);
+    const program = mysqlArgs ? (await import('./program-mysql.ts')).buildMysqlProgram()
+      : redisArgs ? (await import('./program-redis.ts')).buildRedisProgram() : (await import('./program.ts')).buildProgram();
     program.exitOverride();
     program.configureOutput({ outputError: (str, write) => write(str.replace(/\n+$/, '\n')) });
-    await program.parseAsync(mysqlArgs ?? globals.rest, { from: 'user' });
+    await program.parseAsync(mysqlArgs ?? redisArgs ?? globals.rest, { from: 'user' });
     return EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -37,8 +37,7 @@ export function rootCommand(description: string, version: string, settingsHint: 
 
 /** Builds the PostgreSQL command tree; `run` (tests pass their own) runs each command's body. */
 export function buildProgram(run: RunCommand = withContext): Command {
-  // Redis is not advertised until it exists.
-  const program = rootCommand('Archival and restoration for PostgreSQL and MySQL/MariaDB (WAL-G compatible)', VERSION_LINE,
+  const program = rootCommand('Archival and restoration for PostgreSQL, MySQL/MariaDB (`wal-g mysql`) and Redis (`wal-g redis`) (WAL-G compatible)', VERSION_LINE,
     '\nEvery setting (WALG_*, AWS_*, PG*, ...) is also accepted as a hidden flag: lower case, "_" as "-",\ne.g. --walg-file-prefix /backups. "wal-g flags" lists them.');
   registerPgCommands(program, run);
   registerCopyCommand(program, run);

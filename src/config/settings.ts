@@ -62,7 +62,8 @@ const NO_S3_FEATURE = 'the S3 client does not implement this option';
 const NO_AZ_CHAIN = 'the default Azure credential chain is not supported (use AZURE_STORAGE_ACCESS_KEY or AZURE_STORAGE_SAS_TOKEN)';
 const NO_OSS = 'Alibaba OSS storage is not supported';
 const NO_MYSQL_INCREMENTAL = 'MySQL incremental backups are not supported';
-const NO_REDIS = 'Redis is not supported';
+const NO_REDIS_TS = 'Valkey tiered-storage backups (rdb_ts, aof_ts, ts) are not supported';
+const NO_REDIS_CLUSTER = 'sharded (cluster) Redis backups are not supported';
 const AWS_CHAIN = 'the AWS SDK default credential chain (when no static keys are set)';
 
 /** Every setting, in one table. */
@@ -275,9 +276,22 @@ export const SETTINGS = [
   s('WALG_STREAM_SPLITTER_BLOCK_SIZE', 'int', { scope: 'mysql', default: '1048576' }),
   s('WALG_STREAM_SPLITTER_MAX_FILE_SIZE', 'int', { scope: 'mysql' }),
   // §2.7 Redis
-  s('WALG_REDIS_USERNAME', 'string', { scope: 'redis', secret: true, inert: NO_REDIS }),
-  s('WALG_REDIS_PASSWORD', 'string', { scope: 'redis', secret: true, inert: NO_REDIS }),
-  s('WALG_REDIS_DB', 'string', { scope: 'redis', inert: NO_REDIS }),
+  s('WALG_REDIS_USERNAME', 'string', { scope: 'redis', secret: true }),
+  s('WALG_REDIS_PASSWORD', 'string', { scope: 'redis', secret: true }),
+  s('WALG_REDIS_DB', 'string', { scope: 'redis' }),
+  // compat: read by WAL-G's Redis client with local defaults (not in its allowed list, so environment only there).
+  s('WALG_REDIS_HOST', 'string', { scope: 'redis', default: 'localhost' }),
+  s('WALG_REDIS_PORT', 'string', { scope: 'redis', default: '6379' }),
+  s('WALG_REDIS_DATA_PATH', 'string', { scope: 'redis', default: '/var/lib/redis' }),
+  s('WALG_REDIS_APPENDONLY_PATH', 'string', { scope: 'redis', default: 'appendonlydir' }),
+  s('WALG_REDIS_APPENDONLY_MANIFEST', 'string', { scope: 'redis', default: 'appendonly.aof.manifest' }),
+  s('WALG_REDIS_APPENDONLY_TEMP_MANIFEST', 'string', { scope: 'redis', default: '/var/lib/redis/wal-g/' }),
+  s('WALG_REDIS_TS_PIN_FOLDER', 'string', { scope: 'redis', default: '/var/lib/redis/ext/wal-g-pin/', inert: NO_REDIS_TS }),
+  s('WALG_REDIS_DATA_THRESHOLD', 'int', { scope: 'redis', default: '90' }),
+  s('WALG_REDIS_DATA_TIMEOUT', 'int', { scope: 'redis', default: '1' }),
+  s('WALG_REDIS_SERVER_PROCESS_NAME', 'string', { scope: 'redis', default: 'redis-server' }),
+  s('WALG_REDIS_FQDN_TO_ID_MAP', 'string', { scope: 'redis', default: '{}', inert: NO_REDIS_CLUSTER }),
+  s('WALG_REDIS_CLUSTER_CONF_PATH', 'string', { scope: 'redis', default: '/etc/redis/cluster.conf', inert: NO_REDIS_CLUSTER }),
 ] as const satisfies readonly SettingDef[];
 
 /** The canonical name of a setting: what Config.get* accept (aliases are resolved at run time by findSetting). */

@@ -9,7 +9,11 @@ import { log } from '../../core/log.ts';
 import type { Storage } from '../../storage/types.ts';
 
 /** Flags of copy (names as commander gives them). */
-export interface CopyFlags { from?: string; to?: string; backupName?: string; withHistory?: boolean }
+export interface CopyFlags {
+  from?: string; to?: string; backupName?: string; withHistory?: boolean;
+  /** Standalone backups (Redis): each backup's objects and sentinel, no WAL and no delta chain. */
+  standalone?: boolean;
+}
 
 // compat: each side's storage comes only from its own file (storage prefixes in the environment are ignored);
 // other storage settings fall back to the environment as WAL-G's loadSettings does.
@@ -28,12 +32,13 @@ export async function run(ctx: CommandContext, flags: CopyFlags): Promise<void> 
   const to = await storageFromConfigFile(flags.to, 'to');
   try {
     const { inventory, executePlan } = await import('../../storage/transfer.ts');
-    const { pgCopyPlan } = await import('../../backup/copy.ts');
+    const { pgCopyPlan, standaloneCopyPlan } = await import('../../backup/copy.ts');
     const { resolveBackup } = await import('../../backup/sentinel.ts');
     const source = await inventory(from, '', ctx.signal);
-    const plan = await pgCopyPlan(from, source, flags.backupName ?? '', flags.withHistory ?? false, {
-      latest: async () => (await resolveBackup(from, 'LATEST')).name,
-    });
+    const latest = async () => (await resolveBackup(from, 'LATEST')).name;
+    const plan = flags.standalone
+      ? await standaloneCopyPlan(source, flags.backupName ?? '', latest)
+      : await pgCopyPlan(from, source, flags.backupName ?? '', flags.withHistory ?? false, { latest });
     const { copied, skipped } = await executePlan(from, to, plan, { signal: ctx.signal });
     log.info(`Copied ${copied} objects, ${skipped} already present.`);
     log.info('Success copy.');
