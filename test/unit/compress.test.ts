@@ -191,13 +191,16 @@ describe('corrupt and truncated input', () => {
   });
 
 
-  test('zstd: a flipped byte in the middle fails with CorruptObjectError', async () => {
-    const c = await getCompressor('zstd');
-    const packed = await run(c.compress(), TEXT_10M.subarray(0, 3 * MiB));
-    const bad = Buffer.from(packed);
-    bad[bad.length >> 1] ^= 0x01;
-    await assert.rejects(run(c.decompress(), bad), (e) => isCorrupt(e) && /^zstd: corrupt or truncated data/.test((e as Error).message));
-  });
+  for (const method of ['zstd', 'brotli', 'lzma'] as const) {
+    test(`${method}: a flipped byte in the middle fails with CorruptObjectError`, async () => {
+      const c = await getCompressor(method);
+      const packed = await run(c.compress(), TEXT_10M.subarray(0, 3 * MiB));
+      const bad = Buffer.from(packed);
+      bad[bad.length >> 1] ^= 0x01;
+      const label = new RegExp(`^${method}: corrupt or truncated data`);
+      await assert.rejects(run(c.decompress(), bad), (e) => isCorrupt(e) && label.test((e as Error).message));
+    });
+  }
 
   for (const method of ['lz4', 'lzma', 'zstd', 'brotli'] as const) {
     test(`${method}: truncated objects fail with CorruptObjectError`, async () => {
@@ -210,8 +213,8 @@ describe('corrupt and truncated input', () => {
   }
 
 
-  test('lz4 and lzma: data after the end of the stream is rejected', async () => {
-    for (const method of ['lz4', 'lzma'] as const) {
+  test('lz4, lzma, brotli and zstd: data after the end of the stream is rejected', async () => {
+    for (const method of ['lz4', 'lzma', 'brotli', 'zstd'] as const) {
       const c = await getCompressor(method);
       const packed = Buffer.concat([await run(c.compress(), Buffer.from('payload')), Buffer.from('garbage!')]);
       await assert.rejects(run(c.decompress(), packed), isCorrupt, method);
@@ -264,6 +267,22 @@ describe('backpressure', () => {
     const packed = await acceptedWithoutReader(d, oneBlock);
     assert.ok(packed <= 20 * oneBlock.length, `decoder accepted ${packed / oneBlock.length} blocks`);
   });
+
+  for (const method of ['zstd', 'brotli', 'lzma'] as const) {
+    test(`${method}: encoder and decoder (a 256 MiB bomb) stop when the output is not read`, async () => {
+      const c = await getCompressor(method);
+      // Random input: its output is as large as the input, so the encoder must stop (a repeated text would only
+      // show how fast the encoder turns it into almost nothing).
+      const plain = await acceptedWithoutReader(c.compress(), RANDOM_10M.subarray(0, MiB));
+      assert.ok(plain <= 64 * MiB, `encoder accepted ${plain} bytes`);
+      const bomb = await run(c.compress(), Buffer.alloc(256 * MiB));
+      const d = c.decompress();
+      d.end(bomb);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(d.readableLength <= 4 * MiB, `decoder buffered ${d.readableLength} bytes`);
+      d.destroy();
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------
