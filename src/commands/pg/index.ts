@@ -108,6 +108,11 @@ function registerWalCommands(program: Command, run: RunCommand): void {
     .action(async (walName: string, location: string, opts: { targetStorage?: string }) => run('read', async (ctx) =>
       (await import('./wal-prefetch.ts')).run(ctx, walName, location, opts))), { hidden: true });
 
+  program.command('wal-restore').argument('<target-pgdata>').argument('<source-pgdata>')
+    .description('Restores the missing WAL segments that will be needed to perform pg_rewind from storage.')
+    .action(async (target: string, source: string) => run('read', async (ctx) =>
+      (await import('./wal-restore.ts')).run(ctx, target, source)));
+
   program.command('wal-receive')
     .description('Receive WAL over the replication protocol (slot WALG_SLOTNAME) and store each segment')
     .option('--target-storage <name>', TARGET_STORAGE_HELP)
