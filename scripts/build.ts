@@ -58,10 +58,6 @@ const lazyChunks: Plugin = {
 const nativeAliases: Plugin = {
   name: 'native-aliases',
   setup(b) {
-    b.onResolve({ filter: /^node-gyp-build$/ }, (args) => {
-      if (args.importer.includes('lzma-native')) return { path: 'lzma', namespace: 'walg-native' };
-      return undefined;
-    });
     b.onResolve({ filter: /^require-addon$/ }, (args) => {
       if (args.importer.includes('sodium-native')) return { path: 'sodium', namespace: 'walg-native' };
       return undefined;
@@ -75,7 +71,7 @@ const nativeAliases: Plugin = {
     }));
     b.onLoad({ filter: /.*/, namespace: 'walg-native' }, (args) => {
       const name = args.path;
-      // node-gyp-build is called as fn(dir); require-addon as fn(path, base): both just return the binding.
+      // require-addon is called as fn(path, base): it just returns the binding.
       return {
         contents: `const { loadNative } = require(${JSON.stringify(nativeModule)}); module.exports = function () { return loadNative(${JSON.stringify(name)}); };`,
         loader: 'js',

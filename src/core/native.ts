@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
  */
 export const NATIVE_ADDONS = {
   walg: './build/walg_native.node',
-  lzma: 'lzma-native/prebuilds/linux-x64/node.napi.node',
   sodium: 'sodium-native/prebuilds/linux-x64/sodium-native.node',
 } as const;
 

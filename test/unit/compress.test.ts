@@ -303,7 +303,7 @@ describe('compressor selection', () => {
     await assert.rejects(getCompressor('gzip' as 'lz4'), ConfigError);
   });
 
-  test('using lz4 does not load lzma-native, zstd or brotli modules', () => {
+  test('using lz4 does not load the lzma, zstd or brotli modules', () => {
     const index = join(fileURLToPath(new URL('.', import.meta.url)), '../../src/pipeline/compress/index.ts');
     // The child records every module URL it resolves (synchronous module hooks) and every CommonJS/native module.
     const script = `
