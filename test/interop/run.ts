@@ -1,6 +1,6 @@
 // `make test-interop`: runs test/interop/*.test.ts against the reference WAL-G v3.0.9 binaries named by
-// WALG_REFERENCE_PG and WALG_REFERENCE_MYSQL. Without them it prints one line saying it was skipped and why, and
-// exits 0, so the target is safe to run anywhere. The binaries are built outside this tree (docs/compat.md).
+// WALG_REFERENCE_PG and WALG_REFERENCE_MYSQL (cases that need WALG_REFERENCE_REDIS, redis.test.ts, skip themselves
+// without it). Without the first two it prints one line saying it was skipped and why, and exits 0, so the target is safe to run anywhere. The binaries are built outside this tree (docs/compat.md).
 
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';

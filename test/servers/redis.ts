@@ -21,7 +21,8 @@ export class RedisServer {
   readonly base: string;
   readonly dataDir: string;
   readonly port: number;
-  readonly appendonly: boolean;
+  /** Whether the next start() uses appendonly yes. */
+  appendonly: boolean;
   pid = 0;
 
   constructor(base: string, port: number, appendonly: boolean) {
