@@ -8,7 +8,9 @@
 // floor, `lz4 -dc part | tar -x` of our backup's tar partitions followed by `sync -f`, and the tool that goes first
 // rotates from run to run. --disk-bound (root) lowers vm.dirty_bytes to 32 MiB during the restores, so that writes
 // wait for the disk as on a machine whose disk is slow for its CPU, and puts the kernel's values back afterwards.
-// Writes bench/results/backup.md (backup-disk.md with --disk-bound).
+// Writes bench/results/backup.md (backup-disk.md with --disk-bound). --zstd times backups only: our backup-push with
+// WALG_COMPRESSION_METHOD=zstd against ours with lz4 and against `pgbackrest backup --compress-type=zst`
+// (bench/results/backup-zstd.md).
 
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,12 +28,21 @@ const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const scale = Number(positional[0] ?? 100);
 const runs = Number(positional[1] ?? 3);
 const diskBound = process.argv.includes('--disk-bound');
+const zstdOnly = process.argv.includes('--zstd');
 // The reference WAL-G, built outside this tree (docs/compat.md); optional.
 const REF = process.env.WALG_REFERENCE_PG;
 if (!existsSync('/usr/bin/pgbackrest')) throw new Error('pgbackrest not found: apt-get install pgbackrest (make system-deps)');
 
 async function main(): Promise<void> {
   const bench = await startBenchCluster({ prefix: 'walg-bench-backup-', bin: BIN, scale });
+  if (zstdOnly) {
+    try {
+      await zstdBackups(bench);
+    } finally {
+      await bench.destroy();
+    }
+    return;
+  }
   const { work, c, walgStore, walgCfg, pgbrRepo, pgbr, dbMb } = bench;
   const id = pgIdentity();
   try {
@@ -157,6 +168,58 @@ async function main(): Promise<void> {
   } finally {
     await bench.destroy();
   }
+}
+
+/**
+ * --zstd: backup-push with zstd (a storage of its own) vs with lz4 vs pgBackRest with compress-type=zst, alternating
+ * runs in that order. Writes bench/results/backup-zstd.md.
+ */
+async function zstdBackups(bench: Awaited<ReturnType<typeof startBenchCluster>>): Promise<void> {
+  const { work, c, walgStore, walgCfg, pgbrRepo, pgbr, dbMb } = bench;
+  const id = pgIdentity();
+  const zstdStore = join(work, 'walg-store-zstd');
+  mkdirSync(zstdStore);
+  chownSync(zstdStore, id.uid, id.gid);
+  const zstdCfg = join(work, 'walg-zstd.json');
+  writeFileSync(zstdCfg, JSON.stringify({ WALG_FILE_PREFIX: zstdStore, WALG_COMPRESSION_METHOD: 'zstd' }));
+  const r: Record<'zstd' | 'lz4' | 'pgbr', Measure[]> = { zstd: [], lz4: [], pgbr: [] };
+  for (let i = 0; i < runs; i++) {
+    console.log(`run ${i + 1}/${runs}: backups (zstd)`);
+    await waitArchived(c);
+    r.zstd.push(await measure(BIN, ['backup-push', c.dataDir, '--config', zstdCfg], c.env));
+    await waitArchived(c);
+    r.lz4.push(await measure(BIN, ['backup-push', c.dataDir, '--config', walgCfg], c.env));
+    await waitArchived(c);
+    r.pgbr.push(await measure('pgbackrest', pgbr('backup', '--type=full', '--compress-type=zst'), {}));
+  }
+  const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+  const paired = (a: Measure[], b: Measure[]) => med(a.map((m, i) => m.seconds / b[i]!.seconds));
+  const line = (name: string, xs: Measure[], store: string) =>
+    `| ${name} | ${med(xs.map((m) => m.seconds)).toFixed(1)} | ${med(xs.map((m) => m.cpuSeconds)).toFixed(2)} | ` +
+    `${Math.max(...xs.map((m) => m.peakMb)).toFixed(0)} | ${(dirSizeMb(store) / runs).toFixed(0)} |`;
+  const md = [
+    '# backup-push with zstd: ours (zstd) vs ours (lz4) vs pgBackRest (compress-type=zst)',
+    '',
+    `Reproduce: \`node bench/backup.ts ${scale} ${runs} --zstd\` (${new Date().toISOString().slice(0, 10)}; ${cpus().length} x ` +
+      `${cpus()[0]?.model ?? '?'}; ${execFileSync('pgbackrest', ['version']).toString().trim()}; load average at the end: ` +
+      `${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}).`,
+    `Cluster: pgbench scale ${scale}, ${dbMb.toFixed(0)} MB of databases; pgBackRest process-max 2, zst at its default level.`,
+    '',
+    '| backup | wall s (median) | CPU s | peak RSS MB | stored MB per backup |',
+    '|---|---:|---:|---:|---:|',
+    line('ours, WALG_COMPRESSION_METHOD=zstd', r.zstd, join(zstdStore, 'basebackups_005')),
+    line('ours, lz4', r.lz4, join(walgStore, 'basebackups_005')),
+    line('pgBackRest, compress-type=zst', r.pgbr, join(pgbrRepo, 'backup')),
+    '',
+    `Paired medians: ours zstd / pgBackRest zst **${paired(r.zstd, r.pgbr).toFixed(2)}** (target ≤ 0.6); ` +
+      `ours zstd / ours lz4 **${paired(r.zstd, r.lz4).toFixed(2)}**.`,
+    '',
+    `All runs (wall s): ${Object.entries(r).map(([k, v]) => `${k} ${v.map((m) => m.seconds.toFixed(1)).join(', ')}`).join('; ')}.`,
+    '',
+  ].join('\n');
+  console.log(`\n${md}`);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/backup-zstd.md'), md);
 }
 
 /** Our latest backup's tar partitions, data parts first, then backup_label and pg_control (restore order). */
