@@ -3,7 +3,7 @@ NODE := node_modules/.bin/node
 TSC := node_modules/.bin/tsc
 TEST_FILES ?= test/unit/*.test.ts test/integration/*.test.ts
 
-.PHONY: all deps system-deps native archive-module build typecheck depcheck check-size test test-unit test-interop coverage bench demo clean
+.PHONY: all deps system-deps native archive-module build typecheck depcheck check-size test test-unit test-interop fuzz coverage bench demo clean
 
 all: build
 
@@ -90,6 +90,12 @@ coverage: deps native $(if $(COVERAGE_ALL),system-deps)
 # tree, docs/compat.md). Without them it prints one line saying it was skipped, and exits 0.
 test-interop: deps system-deps native build
 	$(NODE) test/interop/run.ts
+
+# The fuzz targets of test/fuzz (issue 21): FUZZ_RUNS executions (default 1,000,000) or FUZZ_SECONDS (default
+# 1800) per target, then the planted-bug check. Long: not part of `make test` (test/unit/fuzz.test.ts runs a short budget).
+fuzz: deps native
+	$(NODE) test/fuzz/run.ts
+	$(NODE) test/fuzz/run.ts --planted
 
 bench: deps system-deps native build
 	$(NODE) bench/codecs.ts

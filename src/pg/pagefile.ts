@@ -326,12 +326,20 @@ export async function applyIncrement(fh: FileHandle, chunks: AsyncIterable<Buffe
     throw new LocalFileError(`failed to truncate '${name}' to ${fileSize} bytes: ${(err as Error).message}`, { cause: err });
   }
   for (const blockNo of blocks) {
+    // The blocks were scanned in a file of fileSize bytes: one past its end is corruption, not a page to write
+    // (found by the increment fuzz target: a wild block number made the write fail with EFBIG).
+    if ((blockNo + 1) * PAGE_SIZE > Number(fileSize)) throw badIncrement(name, `block ${blockNo} lies beyond the file size ${fileSize}`);
     const page = await r.exact(PAGE_SIZE);
     if (!page) throw badIncrement(name, `the increment ends before the page of block ${blockNo}`);
     let off = 0;
     while (off < PAGE_SIZE) {
-      const { bytesWritten } = await fh.write(page, off, PAGE_SIZE - off, blockNo * PAGE_SIZE + off);
-      off += bytesWritten;
+      let written: number;
+      try {
+        ({ bytesWritten: written } = await fh.write(page, off, PAGE_SIZE - off, blockNo * PAGE_SIZE + off));
+      } catch (err) {
+        throw new LocalFileError(`failed to write block ${blockNo} of '${name}': ${(err as Error).message}`, { cause: err });
+      }
+      off += written;
     }
   }
   if (!(await r.atEnd())) throw badIncrement(name, 'Expected end of Tar');
