@@ -140,7 +140,9 @@ static void run_brotli_d(run_job *j) {
   j->consumed = j->src_len - avail_in;
   j->produced = j->dst_cap - avail_out;
   if (r == BROTLI_DECODER_RESULT_ERROR) {
-    j->error = BrotliDecoderErrorString(BrotliDecoderGetErrorCode(c->u.bd));
+    /* The names look like "_ERROR_FORMAT_PADDING_1" (the prefix is pasted in by a macro): keep what says something. */
+    const char *name = BrotliDecoderErrorString(BrotliDecoderGetErrorCode(c->u.bd));
+    j->error = strncmp(name, "_ERROR_", 7) == 0 ? name + 7 : name;
     j->corrupt = 1;
   } else if (r == BROTLI_DECODER_RESULT_SUCCESS) {
     j->ended = 1;

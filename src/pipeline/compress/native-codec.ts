@@ -38,6 +38,8 @@ export class NativeCodecStream extends Transform {
   #ended = false;
   readonly #spare: Buffer[] = [];
   #readWanted: (() => void) | null = null;
+  /** Settles when the reader wants more after a push it could not take at once; null when it can take more. */
+  #readable: Promise<void> | null = null;
 
   constructor(opts: NativeCodecOptions) {
     super();
@@ -65,6 +67,7 @@ export class NativeCodecStream extends Transform {
   override _read(size: number): void {
     const wanted = this.#readWanted;
     this.#readWanted = null;
+    this.#readable = null;
     wanted?.();
     super._read(size);
   }
@@ -114,8 +117,16 @@ export class NativeCodecStream extends Transform {
     return this.destroyed ? -1 : consumed;
   }
 
-  /** Pushes `produced` bytes of `dst` and waits while the reader is full. */
+  /**
+   * Pushes `produced` bytes of `dst`. When the reader is full, the wait is left for the next emit: the next run codes
+   * on the pool while this buffer is written out, and its result is pushed only once the reader wants more (one
+   * buffer out, one coded, at most).
+   */
   async #emit(dst: Buffer, produced: number): Promise<void> {
+    if (this.#readable) {
+      await this.#readable;
+      if (this.destroyed) return;
+    }
     if (produced === 0) {
       this.#spare.push(dst);
       return;
@@ -129,9 +140,12 @@ export class NativeCodecStream extends Transform {
       out = dst.subarray(0, produced);
       lendDownstream(dst, produced, 0, () => { if (this.#spare.length < 4) this.#spare.push(dst); });
     }
-    const wanted = new Promise<void>((resolve) => { this.#readWanted = resolve; });
-    if (this.push(out)) this.#readWanted = null;
-    else await wanted;
+    // Armed before push(): a reader in flowing mode may call _read from inside it.
+    this.#readable = new Promise<void>((resolve) => { this.#readWanted = resolve; });
+    if (this.push(out)) {
+      this.#readWanted = null;
+      this.#readable = null;
+    }
   }
 
   #corrupt(what: string, cause?: unknown): CorruptObjectError {
