@@ -15,8 +15,13 @@ export const DIST_BIN = join(ROOT, 'dist/wal-g');
 /** The development switch: set to 1 to run the tool from the sources instead of the artefact. */
 export const FROM_SOURCE_SWITCH = 'WALG_TEST_FROM_SOURCE';
 
-/** The executable the tests run for `env`: dist/wal-g, or bin/wal-g only when the development switch is 1. */
+/**
+ * The executable the tests run for `env`: dist/wal-g, or bin/wal-g only when the development switch is 1, or the
+ * copy WALG_TEST_BIN names (a private copy of dist/, so that a rebuild during a long run does not pull the binary
+ * away from under the tests).
+ */
 export function toolBin(env: Record<string, string | undefined> = process.env): string {
+  if (env.WALG_TEST_BIN) return env.WALG_TEST_BIN;
   return env[FROM_SOURCE_SWITCH] === '1' ? SOURCE_BIN : DIST_BIN;
 }
 
