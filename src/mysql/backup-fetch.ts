@@ -1,22 +1,20 @@
 // backup-fetch / get-stream for MySQL and MariaDB: choose the backup (name, LATEST or user data, compat:
 // internal/backup_selector.go on stream sentinels), stream it decrypted, decompressed and merged into
 // WALG_STREAM_RESTORE_COMMAND's stdin (or any writable), then run WALG_MYSQL_BACKUP_PREPARE_COMMAND. Incremental
-// backups (WAL-G's xtrabackup-push --full=false) are refused before anything runs.
+// backups (WAL-G's xtrabackup-push --full=false) are restored with their chain (chain-fetch.ts).
 
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UnsupportedBackupError, UsageError, WalgError, describeError } from '../core/errors.ts';
+import { UsageError, WalgError, describeError } from '../core/errors.ts';
 import { log } from '../core/log.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Crypter } from '../pipeline/types.ts';
 import { listStreamBackups, resolveStreamBackup } from './catalog.ts';
 import { canonicalJson } from '../backup/select.ts';
 import { parseJsonExact } from '../backup/json.ts';
-import { runShell } from '../backup/command.ts';
 import { readStreamSentinel } from './sentinel.ts';
-import type { StreamSentinel } from './sentinel.ts';
 import { openBackupStream } from '../backup/stream.ts';
-import { streamToCommand } from '../backup/stream-command.ts';
+import { restoreBackupChain } from './chain-fetch.ts';
 
 /** Chooses a backup by name, LATEST, or sentinel UserData (exactly one must match). */
 export async function selectStreamBackup(storage: Storage, name: string | undefined, userDataRaw: string | undefined, signal?: AbortSignal): Promise<string> {
@@ -53,16 +51,6 @@ export async function writeBackupStream(storage: Storage, crypter: Crypter | und
   await pipeline(stream, dest, { signal });
 }
 
-/**
- * Refuses an incremental backup (WAL-G's xtrabackup-push --full=false: IsIncremental, DeltaFrom): its stream holds
- * only the pages changed since its base, and restoring it as if it were whole would leave a broken datadir.
- */
-export function assertRestorable(backup: string, s: StreamSentinel): void {
-  if (!s.IsIncremental && !s.DeltaFrom) return;
-  const from = s.DeltaFrom ? ` (delta from ${s.DeltaFrom})` : '';
-  throw new UnsupportedBackupError(`backup ${backup} is incremental${from}: incremental MySQL backups are not restorable yet`);
-}
-
 /** Options of fetchToCommand. */
 export interface FetchToCommandOptions {
   storage: Storage;
@@ -70,23 +58,16 @@ export interface FetchToCommandOptions {
   backup: string;
   restoreCommand: string;
   prepareCommand?: string;
+  /** WALG_MYSQL_INCREMENTAL_BACKUP_DST (default /tmp): where increments are extracted. */
+  incrementalDst?: string;
   signal?: AbortSignal;
 }
 
 /**
- * Streams the backup into the restore command and, once it succeeded, runs the prepare command. A restore command
- * that exits early or unsuccessfully is reported by its exit status (not as a broken pipe).
+ * Streams the backup into the restore command and, once it succeeded, runs the prepare command; an incremental
+ * backup is restored with its whole chain (src/mysql/chain-fetch.ts). A missing parent, or an incremental without
+ * a prepare command, fails before the restore command starts.
  */
 export async function fetchToCommand(o: FetchToCommandOptions): Promise<void> {
-  // Read the sentinel first: a missing, unreadable or incremental backup must fail before the restore command starts.
-  assertRestorable(o.backup, await readStreamSentinel(o.storage, o.backup, o.signal));
-  await streamToCommand({ storage: o.storage, crypter: o.crypter, backup: o.backup, restoreCommand: o.restoreCommand, signal: o.signal });
-  log.info(`Backup ${o.backup} written to the restore command`);
-  if (o.prepareCommand) {
-    log.info('Running the backup prepare command');
-    const prep = runShell(o.prepareCommand, { what: 'backup prepare command', stdout: 'stderr', stderr: 'keep', signal: o.signal });
-    try { await prep.done; } catch (err) {
-      throw new WalgError(`failed to prepare fetched backup: ${describeError(err)}`, { cause: err });
-    }
-  }
+  await restoreBackupChain({ ...o, incrementalDst: o.incrementalDst ?? '/tmp' });
 }

@@ -80,7 +80,10 @@ export async function chooseMysqlDeltaParent(storage: Storage, cfg: MysqlDeltaCo
 function fallbackReason(s: StreamSentinel, server: ServerIdentity): string | undefined {
   if (s.LSN === null) return 'Previous backup was made without support for delta feature. Fallback to full backup with LSN marker for future deltas.';
   if (!s.Hostname || s.Hostname !== server.hostname) return `Previous backup was made from another host (${s.Hostname ?? ''} vs ${server.hostname}). Fallback to full backup.`;
-  if (!s.ServerUUID || s.ServerUUID !== server.serverUuid) return `Server UUID has changed since last backup (${s.ServerUUID ?? ''} vs ${server.serverUuid}). Fallback to full backup.`;
+  // compat: WAL-G also falls back when the UUID is empty, which MariaDB's always is (it has no server_uuid), so
+  // WAL-G never makes a MariaDB incremental; ours skips the check when both are empty (docs/compat.md).
+  const mariadb = !s.ServerUUID && server.serverUuid === '';
+  if (!mariadb && (!s.ServerUUID || s.ServerUUID !== server.serverUuid)) return `Server UUID has changed since last backup (${s.ServerUUID ?? ''} vs ${server.serverUuid}). Fallback to full backup.`;
   if (!s.ServerVersion || s.ServerVersion !== server.version) return `Server version has changed since last backup (${s.ServerVersion ?? ''} vs ${server.version}). Fallback to full backup.`;
   return undefined;
 }

@@ -1,16 +1,17 @@
-// Unit tests: an incremental MySQL backup (the sentinel WAL-G's xtrabackup-push --full=false writes) is refused by
-// backup-fetch before the restore command starts, with one typed error that exits 1; and the xtrabackup pieces of
+// Unit tests: an incremental MySQL backup (the sentinel WAL-G's xtrabackup-push --full=false writes) is restored
+// with its chain, in order, or refused before anything runs (missing parent, no prepare command); and the pieces of
 // backup-push: --extra-lsndir, xtrabackup_checkpoints LSNs parsed as Go's ParseLSN, Go's OS and architecture names.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MemoryStorage } from '../../src/storage/drivers/memory.ts';
-import { UnsupportedBackupError } from '../../src/core/errors.ts';
+import { ConfigError, CorruptObjectError } from '../../src/core/errors.ts';
 import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.ts';
-import { assertRestorable, fetchToCommand, selectStreamBackup } from '../../src/mysql/backup-fetch.ts';
+import { fetchToCommand, selectStreamBackup } from '../../src/mysql/backup-fetch.ts';
+import { MissingParentError, prepareCommandFor, resolveBackupChain, restoreCommandFor } from '../../src/mysql/chain-fetch.ts';
 import { uploadStream } from '../../src/backup/stream.ts';
 import { encodeStreamSentinel, writeStreamSentinel } from '../../src/mysql/sentinel.ts';
 import type { StreamSentinel } from '../../src/mysql/sentinel.ts';
@@ -41,37 +42,75 @@ async function storeWith(backups: Array<[string, StreamSentinel]>): Promise<Memo
   return storage;
 }
 
-describe('mysql backup-fetch refuses incremental backups', () => {
-  it('the sentinel WAL-G writes for an incremental is the one we refuse', () => {
+describe('mysql backup-fetch restores incremental chains', () => {
+  it('the sentinel WAL-G writes for an incremental', () => {
     assert.match(encodeStreamSentinel(incremental), /"IsIncremental":true,"LSN":51200,"DeltaLSN":44420,"DeltaFrom":"stream_20240501T100000Z","DeltaFullName":"stream_20240501T100000Z","DeltaCount":1}$/);
-    assert.doesNotThrow(() => assertRestorable(FULL, full));
-    assert.throws(() => assertRestorable(INC, incremental), (err: unknown) => {
-      assert.ok(err instanceof UnsupportedBackupError);
-      assert.equal(err.message, `backup ${INC} is incremental (delta from ${FULL}): incremental MySQL backups are not restorable yet`);
-      assert.ok(!err.message.includes('\n'), 'one line');
-      assert.equal(exitCodeFor(err), EXIT.FAILURE);
-      return true;
-    });
-    // A sentinel naming a base without the flag (or the flag without a base) is an incremental all the same.
-    assert.throws(() => assertRestorable(INC, { ...incremental, IsIncremental: false }), UnsupportedBackupError);
-    assert.throws(() => assertRestorable(INC, { ...incremental, DeltaFrom: undefined }), /backup stream_20240501T110000Z is incremental: /);
   });
 
-  it('LATEST and the name are refused before the restore command starts', async () => {
+  it('an incremental whose parent is missing fails before the restore command starts', async () => {
+    const storage = await storeWith([[INC, incremental]]);
+    const dir = mkdtempSync(join(tmpdir(), 'walg-unit-incremental-'));
+    try {
+      const marker = join(dir, 'restore-command-ran');
+      await assert.rejects(fetchToCommand({ storage, backup: INC, restoreCommand: `touch ${marker}`, prepareCommand: 'true' }), (err: unknown) => {
+        assert.ok(err instanceof MissingParentError);
+        assert.equal(err.message, `backup ${INC} is incremental (delta from ${FULL}), but ${FULL} is not in storage: the chain cannot be restored`);
+        assert.equal(exitCodeFor(err), EXIT.FAILURE);
+        return true;
+      });
+      assert.equal(existsSync(marker), false, 'the restore command never ran');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an incremental is never restored as if it were whole: no prepare command, nothing runs', async () => {
     const storage = await storeWith([[FULL, full], [INC, incremental]]);
     const dir = mkdtempSync(join(tmpdir(), 'walg-unit-incremental-'));
     try {
       const marker = join(dir, 'restore-command-ran');
-      for (const target of ['LATEST', INC]) {
-        const backup = await selectStreamBackup(storage, target, undefined);
-        assert.equal(backup, INC);
-        await assert.rejects(fetchToCommand({ storage, backup, restoreCommand: `touch ${marker}` }), UnsupportedBackupError);
-      }
+      assert.equal(await selectStreamBackup(storage, 'LATEST', undefined), INC);
+      await assert.rejects(fetchToCommand({ storage, backup: INC, restoreCommand: `touch ${marker}` }), ConfigError);
       assert.equal(existsSync(marker), false, 'the restore command never ran');
-      assert.equal(await selectStreamBackup(storage, FULL, undefined), FULL, 'the full backup stays selectable');
+      const orphan = await storeWith([[INC, { ...incremental, DeltaFrom: undefined }]]);
+      await assert.rejects(resolveBackupChain(orphan, INC), CorruptObjectError, 'an incremental naming no parent');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('restores base then increments, each into its directory, prepared in order', async () => {
+    const INC2 = 'stream_20240501T120000Z';
+    const inc2: StreamSentinel = { ...incremental, LSN: 60000n, DeltaLSN: 51200n, DeltaFrom: INC, DeltaCount: 2 };
+    const storage = await storeWith([[FULL, full], [INC, incremental], [INC2, inc2]]);
+    const dir = mkdtempSync(join(tmpdir(), 'walg-unit-chain-'));
+    try {
+      const data = join(dir, 'data');
+      const logFile = join(dir, 'log');
+      // The restore command's last word is the target: increments go to a fresh directory under incrementalDst.
+      const restoreCommand = `sh -c 'mkdir -p "$0"; cat > "$0/stream"; echo "restore $0" >> ${logFile}' ${data}`;
+      // Appended options reach the script as its arguments: "$*" logs them.
+      const prepareCommand = `sh -c 'echo "prepare $*" >> ${logFile}' x xtrabackup --prepare --target-dir=${data}`;
+      await fetchToCommand({ storage, backup: INC2, restoreCommand, prepareCommand, incrementalDst: dir });
+      const lines = readFileSync(logFile, 'utf8').trim().split('\n');
+      assert.equal(lines.filter((l) => l.startsWith('restore ')).length, 3);
+      assert.equal(lines[0], `restore ${data}`);
+      assert.equal(lines.length, 6, lines.join('\n'));
+      assert.match(lines[2]!, new RegExp(`^restore ${dir}/wal-g`));
+      assert.equal(readFileSync(join(data, 'stream'), 'utf8'), `stream of ${FULL}`);
+      assert.match(lines[1]!, /^prepare xtrabackup --prepare --target-dir=\S+ --apply-log-only$/, 'the base is prepared with --apply-log-only (not the last step)');
+      assert.match(lines.at(-1)!, new RegExp(`--incremental-dir=${dir}/wal-g\\w+$`), 'the last step: no --apply-log-only');
+      assert.deepEqual(readdirSync(dir).sort(), ['data', 'log'], 'increment directories removed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prepare and restore commands of a step, as WAL-G builds them', () => {
+    assert.equal(restoreCommandFor('mbstream -x -C /var/lib/mysql', '/tmp/wal-g1'), 'mbstream -x -C /tmp/wal-g1');
+    assert.equal(prepareCommandFor('xtrabackup --prepare --target-dir=/d', { incrementalDir: '/tmp/i', isLast: false }), 'xtrabackup --prepare --target-dir=/d --incremental-dir=/tmp/i --apply-log-only');
+    assert.equal(prepareCommandFor('mariabackup --prepare --target-dir=/d', { isLast: false }), 'mariabackup --prepare --target-dir=/d', 'mariabackup has no --apply-log-only');
+    assert.equal(prepareCommandFor('xtrabackup --prepare --target-dir=/d', { isLast: true }), 'xtrabackup --prepare --target-dir=/d');
   });
 });
 

@@ -1,5 +1,5 @@
 // `wal-g mysql backup-fetch <name|LATEST> [--target-user-data <json>]`: streams the backup into
-// WALG_STREAM_RESTORE_COMMAND, then runs WALG_MYSQL_BACKUP_PREPARE_COMMAND when set.
+// WALG_STREAM_RESTORE_COMMAND, then runs WALG_MYSQL_BACKUP_PREPARE_COMMAND when set; an incremental with its chain.
 
 import type { CommandContext } from '../context.ts';
 import { fetchToCommand, selectStreamBackup } from '../../mysql/backup-fetch.ts';
@@ -11,6 +11,7 @@ export async function run(ctx: CommandContext, name: string | undefined, opts: {
   const backup = await selectStreamBackup(storage, name, opts.targetUserData ?? ctx.config.get('WALG_FETCH_TARGET_USER_DATA'), ctx.signal);
   await fetchToCommand({
     storage, crypter: await ctx.crypter(), backup, restoreCommand,
-    prepareCommand: ctx.config.get('WALG_MYSQL_BACKUP_PREPARE_COMMAND'), signal: ctx.signal,
+    prepareCommand: ctx.config.get('WALG_MYSQL_BACKUP_PREPARE_COMMAND'),
+    incrementalDst: ctx.config.get('WALG_MYSQL_INCREMENTAL_BACKUP_DST') || '/tmp', signal: ctx.signal,
   });
 }

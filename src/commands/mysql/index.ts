@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import type { RunCommand } from '../context.ts';
 import type { MysqlDeleteMode } from './delete.ts';
 import type { BinlogWindowOptions } from './binlog-window.ts';
+import type { XtrabackupPushOptions } from './xtrabackup-push.ts';
 
 const SINCE_HELP = 'backup name starting from which you want to fetch binlogs';
 const UNTIL_HELP = 'time in RFC3339 for PITR';
@@ -28,6 +29,17 @@ function registerBackupCommands(program: Command, run: RunCommand): void {
     .option('--count-journals', 'Maintain journal_<backup> binlog size accounting (not supported yet)', false)
     .action(async (opts: { permanent: boolean; addUserData?: string }) => run('none', async (ctx) =>
       (await import('./backup-push.ts')).run(ctx, opts)));
+
+  program.command('xtrabackup-push')
+    .description('Creates new backup and pushes it to storage')
+    .option('-p, --permanent', 'Pushes permanent backup', false)
+    .option('-f, --full [bool]', 'Make full backup-push', (v: string) => !['false', '0', 'f', 'F', 'FALSE', 'False'].includes(v), true)
+    .option('--delta-from-name <name>', 'Select the backup specified by name as the target for the delta backup')
+    .option('--delta-from-user-data <json>', 'Select the backup specified by UserData as the target for the delta backup')
+    .option('--add-user-data <json>', 'Write the provided user data to the backup sentinel and metadata files.')
+    .option('--count-journals', "Create 'backups.json' file in the bucket and maintain the binlog sizes required to get from one backup to the next one", false)
+    .action(async (opts: XtrabackupPushOptions) => run('none', async (ctx) =>
+      (await import('./xtrabackup-push.ts')).run(ctx, opts)));
 
   // compat: the 2018 name; the stream comes from stdin instead of WALG_STREAM_CREATE_COMMAND.
   program.command('stream-push')
