@@ -72,26 +72,54 @@ export function copyDataMessage(data: Buffer): Buffer {
   return frontend('d', data);
 }
 
-/** Splits a byte stream into backend messages. push() returns the complete messages the new bytes finish. */
+/**
+ * Splits a byte stream into backend messages. push() returns the complete messages the new bytes finish. A message
+ * inside one chunk is a view of it; one that spans chunks is copied once when its last byte arrives, so the work
+ * stays linear whatever the chunk sizes.
+ */
 export class MessageSplitter {
-  private rest: Buffer = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+  private total = 0;
 
   /** Bytes of a message that is not complete yet. */
-  get pendingBytes(): number { return this.rest.length; }
+  get pendingBytes(): number { return this.total; }
+
+  /** The first `n` pending bytes as one buffer (a view when the first part holds them). */
+  private head(n: number): Buffer {
+    const first = this.parts[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    for (const p of this.parts) {
+      const take = Math.min(p.length, n - off);
+      p.copy(out, off, 0, take);
+      off += take;
+      if (off === n) break;
+    }
+    return out;
+  }
+
+  /** Drops the first `n` pending bytes. */
+  private consume(n: number): void {
+    this.total -= n;
+    let k = 0;
+    while (n > 0 && n >= this.parts[k]!.length) n -= this.parts[k++]!.length;
+    if (n > 0) this.parts[k] = this.parts[k]!.subarray(n);
+    if (k) this.parts.splice(0, k); // once per message, not once per part: linear in the parts
+  }
 
   push(chunk: Buffer): BackendMessage[] {
-    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    if (chunk.length) { this.parts.push(chunk); this.total += chunk.length; }
     const out: BackendMessage[] = [];
-    let off = 0;
-    while (buf.length - off >= 5) {
-      const len = buf.readInt32BE(off + 1);
+    while (this.total >= 5) {
+      const h = this.head(5);
+      const len = h.readInt32BE(1);
       if (len < 4) throw new Error(`protocol: invalid message length ${len}`);
-      if (buf.length - off < 1 + len) break;
-      out.push({ type: String.fromCharCode(buf[off]!), body: buf.subarray(off + 5, off + 1 + len) });
-      off += 1 + len;
+      if (this.total < 1 + len) break;
+      const whole = this.head(1 + len);
+      out.push({ type: String.fromCharCode(whole[0]!), body: whole.subarray(5) });
+      this.consume(1 + len);
     }
-    // A remainder keeps a view of the chunk; the next push copies it once (messages are far smaller than chunks).
-    this.rest = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
     return out;
   }
 }
