@@ -1,7 +1,7 @@
 // `make fuzz`: runs every fuzz target (test/fuzz/targets.ts) for FUZZ_RUNS executions (default 1,000,000) or
 // FUZZ_SECONDS (default 1800) each, whichever ends first, and prints one line per target with the executions run
 // and the findings. A finding prints fast-check's seed and path, to replay it with FUZZ_SEED / FUZZ_PATH and one
-// target name. `--planted` runs only the planted-bug check (planted.ts), which must be found. Exit 1 on findings.
+// target name. A run over FUZZ_RUN_TIMEOUT_MS (default 10 s) counts as a finding (a hang). `--planted` runs only the planted-bug check (planted.ts), which must be found. Exit 1 on findings.
 // Usage: node test/fuzz/run.ts [target ...] [--planted]
 
 import fc from 'fast-check';
@@ -15,7 +15,13 @@ const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 
 /** Runs one target; returns the executions done and the failure text, if any. */
 export async function fuzz(t: FuzzTarget, opts: { runs: number; seconds: number; seed?: number; path?: string }): Promise<{ runs: number; failure?: string; seed: number }> {
-  const details = await fc.check(fc.asyncProperty(t.input, (x) => t.run(x)), {
+  // A run that does not finish in time is a finding too (a hang, or work out of all proportion to the input).
+  const limit = Number(process.env.FUZZ_RUN_TIMEOUT_MS ?? 10_000);
+  const bounded = (x: unknown) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hang: one run took more than ${limit} ms`)), limit);
+    t.run(x).then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+  const details = await fc.check(fc.asyncProperty(t.input, bounded), {
     numRuns: opts.runs, interruptAfterTimeLimit: opts.seconds * 1000, markInterruptAsFailure: false,
     seed: opts.seed, path: opts.path, endOnFailure: true,
   });
