@@ -3,7 +3,7 @@ NODE := node_modules/.bin/node
 TSC := node_modules/.bin/tsc
 TEST_FILES ?= test/unit/*.test.ts test/integration/*.test.ts
 
-.PHONY: all deps system-deps native archive-module build typecheck depcheck check-size test test-unit test-interop fuzz coverage bench demo clean
+.PHONY: all deps system-deps native archive-module build typecheck depcheck check-size test test-unit test-interop fuzz soak coverage bench demo clean
 
 all: build
 
@@ -96,6 +96,11 @@ test-interop: deps system-deps native build
 fuzz: deps native
 	$(NODE) test/fuzz/run.ts
 	$(NODE) test/fuzz/run.ts --planted
+
+# The soak run (issue 21): 10,000 archived 1 MiB segments through the daemon with faults injected, backups on the
+# way, then wal-verify and a recovery to the last commit (test/soak/run.ts; SEGMENTS=n for another count).
+soak: deps system-deps native build
+	$(NODE) test/soak/run.ts $(or $(SEGMENTS),10000)
 
 bench: deps system-deps native build
 	$(NODE) bench/codecs.ts
