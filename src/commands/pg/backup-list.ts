@@ -14,6 +14,7 @@ import { goSortFunc } from '../../core/go-sort.ts';
 import { goWallClock } from '../../core/time.ts';
 import { listBackups, readMetadata, readSentinel } from '../../backup/sentinel.ts';
 import type { BackupRef } from '../../backup/sentinel.ts';
+import { BASEBACKUPS_PATH } from '../../backup/layout.ts';
 import type { Storage } from '../../storage/types.ts';
 import { renderBackupList } from '../render/backup-list.ts';
 import type { BackupListFormat, ListedBackup } from '../render/backup-list.ts';
@@ -54,29 +55,32 @@ function sortDetailed(rows: Row[]): Row[] {
 }
 
 /** Every backup of each storage in turn, each storage's in name order (its listing order in WAL-G). */
-async function listRows(members: ReadonlyArray<{ name: string; storage: Storage }>, signal?: AbortSignal): Promise<Row[]> {
+async function listRows(members: ReadonlyArray<{ name: string; storage: Storage }>, root: string, signal?: AbortSignal): Promise<Row[]> {
   const rows: Row[] = [];
   for (const m of members) {
-    const refs = (await listBackups(m.storage, undefined, signal)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const refs = (await listBackups(m.storage, root, signal)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const ref of refs) rows.push({ ref, storageName: m.name, storage: m.storage });
   }
   return rows;
 }
 
-/** Lists backups of the (target) storage to stdout. "No backups found" is logged (unless --json) and is not an error. */
-export async function run(ctx: CommandContext, opts: BackupListOptions): Promise<void> {
+/**
+ * Lists backups of the (target) storage to stdout. "No backups found" is logged (unless --json) and is not an
+ * error. `root` is the backups folder: basebackups_005/, or catchup_005/ for catchup-list.
+ */
+export async function run(ctx: CommandContext, opts: BackupListOptions, root = BASEBACKUPS_PATH): Promise<void> {
   const members = await ctx.memberStorages(opts.targetStorage || undefined);
   log.info(`List backups from storages: [${members.map((m) => m.name).join(' ')}]`);
-  let rows = await listRows(members, ctx.signal);
+  let rows = await listRows(members, root, ctx.signal);
   if (rows.length === 0 && !opts.json) log.info('No backups found');
   if (opts.detail) {
     const concurrency = ctx.config.getInt('WALG_DOWNLOAD_CONCURRENCY');
     rows = await mapLimit(rows.reverse(), concurrency, async (b) => {
-      let metadata = await readMetadata(b.storage, b.ref.name);
+      let metadata = await readMetadata(b.storage, b.ref.name, root);
       if (!metadata) {
         // WAL-G fails the whole listing here; showing what the sentinel knows is more useful and harmless.
         log.warn(`Backup ${b.ref.name} has no metadata.json; showing the details its sentinel holds`);
-        const s = await readSentinel(b.storage, b.ref.name);
+        const s = await readSentinel(b.storage, b.ref.name, root);
         metadata = metadataFromSentinel(s, s.IsPermanent);
       }
       return { ...b, metadata };

@@ -60,6 +60,14 @@ function registerCatalogCommands(program: Command, run: RunCommand): void {
     .action(async (opts: { pretty: boolean; json: boolean; detail: boolean; targetStorage?: string }) => run('read', async (ctx) =>
       (await import('./backup-list.ts')).run(ctx, opts)));
 
+  program.command('catchup-list')
+    .description('Prints available incremental backups')
+    .option('--pretty', 'Prints more readable output', false)
+    .option('--json', 'Prints output in json format', false)
+    .option('--detail', 'Prints extra backup details', false)
+    .action(async (opts: { pretty: boolean; json: boolean; detail: boolean }) => run('read', async (ctx) =>
+      (await import('./backup-list.ts')).run(ctx, opts, (await import('../../backup/layout.ts')).CATCHUP_PATH)));
+
   program.command('backup-mark').argument('<backup_name>', 'backup to mark')
     .description('Marks a backup permanent or impermanent')
     .option('-i, --impermanent', 'Marks a backup impermanent', false)
