@@ -52,6 +52,9 @@ export async function ensureRedisStopped(paths: RedisDataPaths): Promise<void> {
   for (const pid of pids) {
     const comm = await readFile(`/proc/${pid}/comm`, 'utf8').then((c) => c.trim()).catch(() => '');
     if (comm === '' || comm !== paths.processName.slice(0, 15)) continue;
+    // A zombie (a server that exited and awaits its parent's wait) holds no files: it has no cwd to read either.
+    const state = await readFile(`/proc/${pid}/stat`, 'utf8').then((st) => st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)).catch(() => 'X');
+    if (state === 'Z' || state === 'X') continue;
     const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
     if (cwd !== undefined && cwd !== target) continue;
     throw new OverwriteRefusedError(`${paths.processName} (pid ${pid}) is running on ${paths.dataPath}: stop it before restoring (or pass --skip-checks)`);
