@@ -1,14 +1,3 @@
-// --add-user-data / WALG_SENTINEL_USER_DATA for MySQL pushes: JSON, exact integers, one-line error when malformed.
+// --add-user-data / WALG_SENTINEL_USER_DATA for MySQL pushes: shared with Redis, in src/commands/common/user-data.ts.
 
-import type { CommandContext } from '../context.ts';
-import { UsageError, describeError } from '../../core/errors.ts';
-import { parseJsonExact } from '../../backup/json.ts';
-
-/** The user data to store in the sentinel: the flag, else WALG_SENTINEL_USER_DATA, else undefined. */
-export function sentinelUserData(ctx: CommandContext, flag: string | undefined): unknown {
-  const raw = flag !== undefined && flag !== '' ? flag : ctx.config.get('WALG_SENTINEL_USER_DATA');
-  if (raw === undefined || raw === '') return undefined;
-  try { return parseJsonExact(raw); } catch (err) {
-    throw new UsageError(`Failed to unmarshal the provided UserData: failed to read the user data as a JSON object: ${describeError(err)}`);
-  }
-}
+export { sentinelUserData } from '../common/user-data.ts';

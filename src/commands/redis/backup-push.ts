@@ -3,7 +3,7 @@
 
 import type { CommandContext } from '../context.ts';
 import { UnsupportedFeatureError, UsageError } from '../../core/errors.ts';
-import { sentinelUserData } from '../mysql/user-data.ts';
+import { sentinelUserData } from '../common/user-data.ts';
 import { redisConnection, redisDataPaths } from './settings.ts';
 
 /** Flags of backup-push. */
