@@ -1,12 +1,13 @@
 // files_metadata.json of a PostgreSQL backup (walg-format.md §1.7): the per-entry file descriptions (mtime with
-// nanoseconds, increment/skip flags) and which tar holds which entry. Written as a stream, read whole.
+// nanoseconds, increment/skip flags) and which tar holds which entry. Written as a stream and read as one (a
+// cluster may have a million files); the descriptions are held in a FilesTable, not as one object per file.
 
 import { Readable } from 'node:stream';
 import { CorruptObjectError, ObjectNotFoundError } from '../core/errors.ts';
 import { filesMetadataKey } from '../backup/layout.ts';
-import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { lowerKeys, parseJsonExact } from '../backup/json.ts';
+import { lowerKeys } from '../backup/json.ts';
+import { parseMember, readJsonMembers } from '../backup/json-members.ts';
 
 /** One entry of `Files` (compat: internal/backup_file_description.go, field order as declared there). */
 export interface FileDescription {
@@ -18,9 +19,87 @@ export interface FileDescription {
   UpdatesCount: number;
 }
 
+/** What reading and encoding need of a file list: a Map<string, FileDescription> is one, and so is a FilesTable. */
+export interface FilesView {
+  readonly size: number;
+  keys(): IterableIterator<string>;
+  get(name: string): FileDescription | undefined;
+  has(name: string): boolean;
+}
+
+const INCREMENTED = 1;
+const SKIPPED = 2;
+
+/**
+ * A compact file list: one Map slot (name -> small integer) per file, the flags in a byte array and the MTime text
+ * in an array; the rare CorruptBlocks and non-zero UpdatesCount aside. About a third of the memory of one
+ * FileDescription object per file, and nothing for the collector to trace per file but the strings.
+ */
+export class FilesTable implements FilesView {
+  readonly #index = new Map<string, number>();
+  #flags = new Uint8Array(1024);
+  readonly #mtimes: string[] = [];
+  readonly #extra = new Map<number, Pick<FileDescription, 'CorruptBlocks' | 'UpdatesCount'>>();
+
+  get size(): number { return this.#index.size; }
+
+  keys(): IterableIterator<string> { return this.#index.keys(); }
+
+  has(name: string): boolean { return this.#index.has(name); }
+
+  /** Records (or replaces) `name`'s description; the description is copied. */
+  set(name: string, d: FileDescription): this {
+    let i = this.#index.get(name);
+    if (i === undefined) {
+      i = this.#mtimes.length;
+      this.#index.set(name, i);
+      if (i >= this.#flags.length) {
+        const grown = new Uint8Array(this.#flags.length * 2);
+        grown.set(this.#flags);
+        this.#flags = grown;
+      }
+    }
+    this.#flags[i] = (d.IsIncremented ? INCREMENTED : 0) | (d.IsSkipped ? SKIPPED : 0);
+    this.#mtimes[i] = d.MTime;
+    if (d.CorruptBlocks || d.UpdatesCount) this.#extra.set(i, { CorruptBlocks: d.CorruptBlocks, UpdatesCount: d.UpdatesCount });
+    else this.#extra.delete(i);
+    return this;
+  }
+
+  /** A fresh FileDescription of `name`, or undefined. */
+  get(name: string): FileDescription | undefined {
+    const i = this.#index.get(name);
+    if (i === undefined) return undefined;
+    const f = this.#flags[i]!;
+    const extra = this.#extra.get(i);
+    const d: FileDescription = { IsIncremented: (f & INCREMENTED) !== 0, IsSkipped: (f & SKIPPED) !== 0, MTime: this.#mtimes[i]!, UpdatesCount: extra?.UpdatesCount ?? 0 };
+    if (extra?.CorruptBlocks) d.CorruptBlocks = extra.CorruptBlocks;
+    return d;
+  }
+
+  /** `name`'s recorded MTime text, or undefined when the list does not have it. */
+  mtime(name: string): string | undefined {
+    const i = this.#index.get(name);
+    return i === undefined ? undefined : this.#mtimes[i];
+  }
+
+  /** True when `name` is recorded as an increment. */
+  isIncremented(name: string): boolean {
+    const i = this.#index.get(name);
+    return i !== undefined && (this.#flags[i]! & INCREMENTED) !== 0;
+  }
+}
+
 /** The parsed object. DatabasesByNames is kept as raw JSON (partial restore is not implemented). */
 export interface FilesMetadata {
-  Files: Map<string, FileDescription>;
+  Files: FilesTable;
+  TarFileSets: Map<string, string[]>;
+  DatabasesByNames?: unknown;
+}
+
+/** What encodeFilesMetadata takes: any file list. */
+export interface FilesMetadataInput {
+  Files: FilesView;
   TarFileSets: Map<string, string[]>;
   DatabasesByNames?: unknown;
 }
@@ -73,7 +152,7 @@ function describe(d: FileDescription): string {
  * one huge string. Keys are sorted (Go's json/v2 leaves map order unspecified); empty maps are omitted
  * (omitempty), as is DatabasesByNames when undefined.
  */
-export function* encodeFilesMetadata(m: FilesMetadata): Generator<string> {
+export function* encodeFilesMetadata(m: FilesMetadataInput): Generator<string> {
   const parts: string[] = [];
   yield '{';
   let first = true;
@@ -102,47 +181,98 @@ export function* encodeFilesMetadata(m: FilesMetadata): Generator<string> {
 }
 
 /** A re-openable upload body of the encoded metadata (storage retries may read it again). */
-export function filesMetadataBody(m: FilesMetadata): () => Readable {
+export function filesMetadataBody(m: FilesMetadataInput): () => Readable {
   return () => Readable.from((function* () { for (const s of encodeFilesMetadata(m)) yield Buffer.from(s, 'utf8'); })());
 }
 
-/** Parses files_metadata.json (keys matched case-insensitively, as Go's encoding/json v1 does). */
-export function decodeFilesMetadata(text: string, name = 'files_metadata.json'): FilesMetadata {
-  let raw: unknown;
-  try { raw = parseJsonExact(text); } catch (err) { throw new CorruptObjectError(`${name}: not valid JSON`, { cause: err }); }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptObjectError(`${name}: not a JSON object`);
-  const o = lowerKeys(raw as Record<string, unknown>);
-  const files = new Map<string, FileDescription>();
-  const tars = new Map<string, string[]>();
-  if (o.files !== undefined && o.files !== null) {
-    if (typeof o.files !== 'object' || Array.isArray(o.files)) throw new CorruptObjectError(`${name}: Files is not an object`);
-    for (const [k, v] of Object.entries(o.files as Record<string, unknown>)) {
-      const d = lowerKeys((v ?? {}) as Record<string, unknown>);
-      files.set(k, {
-        IsIncremented: d.isincremented === true,
-        IsSkipped: d.isskipped === true,
-        MTime: typeof d.mtime === 'string' ? d.mtime : '',
-        CorruptBlocks: d.corruptblocks as FileDescription['CorruptBlocks'],
-        UpdatesCount: Number(d.updatescount ?? 0),
-      });
-    }
-  }
-  if (o.tarfilesets !== undefined && o.tarfilesets !== null) {
-    if (typeof o.tarfilesets !== 'object' || Array.isArray(o.tarfilesets)) throw new CorruptObjectError(`${name}: TarFileSets is not an object`);
-    for (const [k, v] of Object.entries(o.tarfilesets as Record<string, unknown>)) {
-      tars.set(k, Array.isArray(v) ? v.map(String) : []);
-    }
-  }
-  return { Files: files, TarFileSets: tars, DatabasesByNames: o.databasesbynames ?? undefined };
+const ENTRY_KEYS = ['IsIncremented', 'IsSkipped', 'MTime', 'CorruptBlocks', 'UpdatesCount'];
+
+function describeEntry(v: unknown): FileDescription {
+  const o = (v ?? {}) as Record<string, unknown>;
+  // The usual spelling is read as it is; any other goes through the case-insensitive copy.
+  const plain = Object.keys(o).every((k) => ENTRY_KEYS.includes(k));
+  const d = plain
+    ? { isincremented: o.IsIncremented, isskipped: o.IsSkipped, mtime: o.MTime, corruptblocks: o.CorruptBlocks, updatescount: o.UpdatesCount }
+    : lowerKeys(o);
+  return {
+    IsIncremented: d.isincremented === true,
+    IsSkipped: d.isskipped === true,
+    MTime: typeof d.mtime === 'string' ? d.mtime : '',
+    CorruptBlocks: d.corruptblocks as FileDescription['CorruptBlocks'],
+    UpdatesCount: Number(d.updatescount ?? 0),
+  };
 }
 
-/** Downloads and parses a backup's files_metadata.json; undefined when the object does not exist. */
-export async function fetchFilesMetadata(storage: Storage, backup: string, signal?: AbortSignal): Promise<FilesMetadata | undefined> {
-  const key = filesMetadataKey(backup);
+const SECTIONS: ReadonlySet<string> = new Set(['files', 'tarfilesets']);
+
+// An entry as our encoder and WAL-G's write it, read without JSON.parse (which makes several objects per file and
+// interns every name); the name and MTime are fresh strings of their bytes. Anything else (another field order or
+// spelling, CorruptBlocks, escapes) goes through JSON.parse.
+const PLAIN_ENTRY = /^\s*"([^"\\]*)"\s*:\s*\{"IsIncremented":(true|false),"IsSkipped":(true|false),"MTime":"([^"\\]*)","UpdatesCount":(\d+)\}\s*$/d;
+
+function addEntry(files: FilesTable, raw: Buffer): void {
+  const m = PLAIN_ENTRY.exec(raw.toString('latin1'));
+  if (m?.indices) {
+    const [ks, ke] = m.indices[1]!;
+    const [ms, me] = m.indices[4]!;
+    files.set(raw.toString('utf8', ks, ke), { IsIncremented: m[2] === 'true', IsSkipped: m[3] === 'true', MTime: raw.toString('latin1', ms, me), UpdatesCount: Number(m[5]) });
+    return;
+  }
+  const [key, value] = parseMember(raw);
+  files.set(key, describeEntry(value));
+}
+
+
+/**
+ * Parses files_metadata.json as it arrives (keys matched case-insensitively, as Go's encoding/json v1 does).
+ * `tarFileSets: false` drops TarFileSets unread (backup-fetch lists the partitions instead). Throws
+ * CorruptObjectError naming `name` on text that is not files metadata.
+ */
+export async function decodeFilesMetadata(source: AsyncIterable<Buffer | string> | string, name = 'files_metadata.json', opts: { tarFileSets?: boolean } = {}): Promise<FilesMetadata> {
+  const files = new FilesTable();
+  const tars = new Map<string, string[]>();
+  let databases: unknown;
+  const input = typeof source === 'string' ? [source] : source;
+  const mustBeObject = (what: string, v: unknown) => {
+    if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw new CorruptObjectError(`${name}: ${what} is not an object`);
+  };
   try {
-    return decodeFilesMetadata((await readAll(await storage.get(key, { signal }))).toString('utf8'), key);
+    for await (const m of readJsonMembers((async function* () { yield* input; })(), SECTIONS)) {
+      if (m.section === 'files') addEntry(files, m.raw);
+      else if (m.section === 'tarfilesets') {
+        if (opts.tarFileSets === false) continue;
+        const [key, value] = parseMember(m.raw);
+        tars.set(key, Array.isArray(value) ? value.map(String) : []);
+      } else if (m.section === undefined) {
+        const key = m.key.toLowerCase();
+        if (key === 'files') mustBeObject('Files', m.value);
+        else if (key === 'tarfilesets') mustBeObject('TarFileSets', m.value);
+        else if (key === 'databasesbynames') databases = m.value ?? undefined;
+      }
+    }
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new CorruptObjectError(`${name}: not valid JSON`, { cause: err });
+    throw err;
+  }
+  return { Files: files, TarFileSets: tars, DatabasesByNames: databases };
+}
+
+/** Downloads and parses (as a stream) a backup's files_metadata.json; undefined when the object does not exist. */
+export async function fetchFilesMetadata(storage: Storage, backup: string, signal?: AbortSignal, opts: { tarFileSets?: boolean } = {}): Promise<FilesMetadata | undefined> {
+  const key = filesMetadataKey(backup);
+  let body: Readable;
+  try {
+    body = await storage.get(key, { signal });
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
+  }
+  try {
+    return await decodeFilesMetadata(body as AsyncIterable<Buffer>, key, opts);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  } finally {
+    body.destroy();
   }
 }

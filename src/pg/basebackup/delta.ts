@@ -9,7 +9,7 @@ import { readMetadata, readSentinel } from '../../backup/sentinel.ts';
 import type { BackupSentinel } from '../../backup/sentinel.ts';
 import type { Storage } from '../../storage/types.ts';
 import { fetchFilesMetadata } from '../files-metadata.ts';
-import type { FileDescription } from '../files-metadata.ts';
+import { FilesTable } from '../files-metadata.ts';
 import { formatLsn } from '../lsn.ts';
 
 /** How delta backups are configured (settings and flags, already resolved). */
@@ -28,8 +28,8 @@ export interface DeltaConfig {
 export interface DeltaParent {
   name: string;
   sentinel: BackupSentinel;
-  /** Parent's Files (tar entry name -> description); empty when the parent recorded none. */
-  files: Map<string, FileDescription>;
+  /** Parent's Files (tar entry name -> description), compact; empty when the parent recorded none. */
+  files: FilesTable;
   /** DeltaCount of the new backup. */
   count: number;
 }
@@ -96,5 +96,5 @@ export async function chooseDeltaParent(storage: Storage, cfg: DeltaConfig, isPe
     return undefined;
   }
   log.info(`Delta backup from ${name} with LSN ${formatLsn(sentinel.LSN)}.`);
-  return { name, sentinel, files: (await fetchFilesMetadata(storage, name, signal))?.Files ?? new Map(), count };
+  return { name, sentinel, files: (await fetchFilesMetadata(storage, name, signal, { tarFileSets: false }))?.Files ?? new FilesTable(), count };
 }

@@ -15,8 +15,8 @@ import { compressorForExtension } from '../../pipeline/compress/index.ts';
 import { decodeStages, through } from '../../pipeline/pipeline.ts';
 import type { Crypter } from '../../pipeline/types.ts';
 import type { Storage } from '../../storage/types.ts';
-import { fetchFilesMetadata } from '../files-metadata.ts';
-import type { FileDescription, FilesMetadata } from '../files-metadata.ts';
+import { FilesTable, fetchFilesMetadata } from '../files-metadata.ts';
+import type { FilesMetadata } from '../files-metadata.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { readTar } from '../../tar/reader.ts';
 import { SafeExtractor, SyncBehind } from '../../tar/extract.ts';
@@ -227,7 +227,7 @@ const retryable = (err: unknown) => err instanceof StorageError || err instanceo
 interface ChainMember {
   name: string;
   sentinel: BackupSentinel;
-  files: Map<string, FileDescription>;
+  files: FilesTable;
   /** Entry names to extract; undefined = every entry (no files metadata). */
   wanted?: Set<string>;
   folder: string;
@@ -239,14 +239,15 @@ interface ChainMember {
 async function readFilesMetadata(storage: Storage, name: string, sentinel: BackupSentinel, signal?: AbortSignal): Promise<FilesMetadata> {
   if (sentinel.FilesMetadataDisabled) {
     log.info('Files metadata tracking was disabled, skipping the download of files_metadata.json');
-    return { Files: new Map(), TarFileSets: new Map() };
+    return { Files: new FilesTable(), TarFileSets: new Map() };
   }
-  const meta = await fetchFilesMetadata(storage, name, signal);
+  // TarFileSets is not needed: the partitions are listed.
+  const meta = await fetchFilesMetadata(storage, name, signal, { tarFileSets: false });
   if (meta) return meta;
   const missing = new ObjectNotFoundError(filesMetadataKey(name));
   if (sentinel.Version >= 2) throw new CorruptObjectError(`failed to fetch files metadata: ${missing.message}`, { cause: missing });
   log.warn(`Could not fetch any files metadata. Do you restore old or WAL-E backup? err: ${missing.message}`);
-  return { Files: new Map(), TarFileSets: new Map() };
+  return { Files: new FilesTable(), TarFileSets: new Map() };
 }
 
 /** Lists a backup's tar partitions, split into the concurrent ones, backup_label and pg_control (§4.5 step 3). */
@@ -395,7 +396,7 @@ async function extractMember(member: ChainMember, opts: BackupFetchOptions, root
     return member.wanted ? member.wanted.has(entry) : true;
   };
   // Increments are WAL-G's page format (src/pg/pagefile.ts); the extractor only routes them.
-  const increments = isDelta ? { applies: (entry: string) => member.files.get(entry)?.IsIncremented === true, apply: applyIncrement } : undefined;
+  const increments = isDelta ? { applies: (entry: string) => member.files.isIncremented(entry), apply: applyIncrement } : undefined;
   const runOne = async (tarName: string): Promise<void> => {
     const key = `${member.folder}${tarName}`;
     const retries = Math.max(0, opts.retries ?? 2);

@@ -11,7 +11,7 @@ import { DATE_FMT, encodeMetadata, encodeSentinel } from '../../backup/sentinel.
 import type { BackupSentinel, ExtendedMetadata, TablespaceSpec } from '../../backup/sentinel.ts';
 import type { Storage } from '../../storage/types.ts';
 import { filesMetadataBody } from '../files-metadata.ts';
-import type { FileDescription } from '../files-metadata.ts';
+import type { FilesView } from '../files-metadata.ts';
 import type { Lsn } from '../lsn.ts';
 import type { PgServerInfo } from '../postgres-client.ts';
 import type { DeltaParent } from './delta.ts';
@@ -48,7 +48,7 @@ export interface BackupFacts {
   info: Pick<PgServerInfo, 'version' | 'systemIdentifier'>;
   walk: WalkState;
   parts: { uncompressedSize: number; compressedSize: number; tarFileSets: Map<string, string[]>; uploadedKeys: readonly string[] };
-  files: Map<string, FileDescription>;
+  files: FilesView;
 }
 
 /** compat: TablespaceSpec.MarshalJSON — a Go map, so keys come out sorted; undefined without tablespaces. */

@@ -9,7 +9,7 @@ import { log } from '../../core/log.ts';
 import type { ByteLimiter } from '../../core/rate-limit.ts';
 import type { LendBuffer } from '../../pipeline/types.ts';
 import type { TarHeaderInput } from '../../tar/header.ts';
-import { localRfc3339Nano, parseRfc3339Ns } from '../files-metadata.ts';
+import { FilesTable, localRfc3339Nano, parseRfc3339Ns } from '../files-metadata.ts';
 import type { FileDescription } from '../files-metadata.ts';
 import { PAGE_SIZE, PageVerifier, incrementChunks, incrementSize, isChecksummableFile, isPagedFile, planIncrement } from '../pagefile.ts';
 import type { DeltaParent } from './delta.ts';
@@ -45,8 +45,8 @@ interface Progress { read: number }
  * `lend` is the compressor's buffer lending, if it has one (file chunks are then coded in place).
  */
 export class Packer {
-  /** files_metadata.json Files: entry name -> description. */
-  readonly files = new Map<string, FileDescription>();
+  /** files_metadata.json Files: entry name -> description (compact: the list of a million files must fit). */
+  readonly files = new FilesTable();
   /** Human-readable "path (blocks ...)" of each file with corrupt pages, for the closing warning. */
   readonly corruptFiles: string[] = [];
   private readonly progress: Progress = { read: 0 };
@@ -207,6 +207,6 @@ function describeFile(item: { st: BigIntStats }, incremented = false): FileDescr
 
 /** compat: bundle.go — a file the parent has with the very same mtime is not stored at all. */
 function unchangedSinceParent(delta: DeltaParent, item: WalkItem): boolean {
-  const base = delta.files.get(item.name);
-  return base !== undefined && parseRfc3339Ns(base.MTime) === item.st.mtimeNs;
+  const mtime = delta.files.mtime(item.name);
+  return mtime !== undefined && parseRfc3339Ns(mtime) === item.st.mtimeNs;
 }
