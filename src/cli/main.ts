@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { scanGlobalArgs } from './argv.ts';
 import { daemonClientArgv } from '../pg/daemon/client-argv.ts';
-import { mysqlFlavorArgs, redisFlavorArgs } from './flavor-argv.ts';
+import { mysqlByConfiguration, mysqlFlavorArgs, redisFlavorArgs } from './flavor-argv.ts';
 import { runtime } from './run.ts';
 import { EXIT, exitCodeFor, isBrokenPipe } from './exit-codes.ts';
 import { ReportedError, describeError } from '../core/errors.ts';
@@ -27,8 +27,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     runtime.signal = ac.signal;
     // `wal-g mysql ...` or a binary named wal-g-mysql: the MySQL/MariaDB command tree (src/cli/flavor-argv.ts).
     // `wal-g redis ...` or wal-g-redis: the Redis/Valkey tree.
-    const mysqlArgs = mysqlFlavorArgs(globals.rest);
-    const redisArgs = mysqlArgs ? undefined : redisFlavorArgs(globals.rest);
+    // A plain `wal-g` with WALG_MYSQL_DATASOURCE_NAME configured: the MySQL tree (WAL-G's MySQL binary as `wal-g`).
+    const explicitMysql = mysqlFlavorArgs(globals.rest);
+    const redisArgs = explicitMysql ? undefined : redisFlavorArgs(globals.rest);
+    const mysqlArgs = explicitMysql ?? (redisArgs ? undefined : mysqlByConfiguration(globals.rest, {
+      env: process.env, configPath: globals.configPath, home: process.env.HOME, hasDsnFlag: globals.settingFlags.has('WALG_MYSQL_DATASOURCE_NAME'),
+    }));
     const program = mysqlArgs ? (await import('./program-mysql.ts')).buildMysqlProgram()
       : redisArgs ? (await import('./program-redis.ts')).buildRedisProgram() : (await import('./program.ts')).buildProgram();
     program.exitOverride();
