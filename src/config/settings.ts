@@ -61,7 +61,7 @@ const NO_KMS = 'KMS client-side encryption is not supported';
 const NO_S3_FEATURE = 'the S3 client does not implement this option';
 const NO_AZ_CHAIN = 'the default Azure credential chain is not supported (use AZURE_STORAGE_ACCESS_KEY or AZURE_STORAGE_SAS_TOKEN)';
 const NO_OSS = 'Alibaba OSS storage is not supported';
-const NO_MYSQL_INCREMENTAL = 'MySQL incremental backups are not supported';
+const NO_XBTOOL = 'the built-in xbstream extractor (backup-fetch --use-xbtool-extract) is not supported';
 const NO_REDIS_TS = 'Valkey tiered-storage backups (rdb_ts, aof_ts, ts) are not supported';
 const NO_REDIS_CLUSTER = 'sharded (cluster) Redis backups are not supported';
 const AWS_CHAIN = 'the AWS SDK default credential chain (when no static keys are set)';
@@ -269,8 +269,8 @@ export const SETTINGS = [
   s('WALG_MYSQL_BINLOG_DST', 'string', { scope: 'mysql' }),
   s('WALG_MYSQL_BINLOG_SRC', 'string', { scope: 'mysql' }),
   s('WALG_MYSQL_CHECK_GTIDS', 'bool', { scope: 'mysql', default: 'false' }),
-  s('WALG_MYSQL_INCREMENTAL_BACKUP_DST', 'string', { scope: 'mysql', default: '/tmp', inert: NO_MYSQL_INCREMENTAL }),
-  s('WALG_MYSQL_DATA_DIR', 'string', { scope: 'mysql', inert: NO_MYSQL_INCREMENTAL }),
+  s('WALG_MYSQL_INCREMENTAL_BACKUP_DST', 'string', { scope: 'mysql', default: '/tmp' }),
+  s('WALG_MYSQL_DATA_DIR', 'string', { scope: 'mysql', inert: NO_XBTOOL }),
   s('WALG_BACKUP_DOWNLOAD_MAX_RETRY', 'int', { scope: 'mysql', default: '1', inert: "not implemented; the storage client's own retries apply" }),
   s('WALG_STREAM_SPLITTER_PARTITIONS', 'int', { scope: 'mysql' }),
   s('WALG_STREAM_SPLITTER_BLOCK_SIZE', 'int', { scope: 'mysql', default: '1048576' }),
