@@ -233,7 +233,7 @@ export const SETTINGS = [
   s('PGDATA', 'string', { scope: 'pg' }),
   ...(['PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGSSLMODE', 'PGSSLKEY', 'PGSSLCERT', 'PGSSLROOTCERT'] as const)
     .map((n) => s(n, 'string', { scope: 'pg' })),
-  s('PGPASSFILE', 'string', { scope: 'pg', external: 'node-postgres (pgpass), when no password is set' }),
+  s('PGPASSFILE', 'string', { scope: 'pg' }), // read by node-postgres and by the replication client (pgpass)
   s('PGAPPNAME', 'string', { scope: 'pg' }),
   s('PGPASSWORD', 'string', { scope: 'pg', secret: true }),
   s('WALG_SLOTNAME', 'string', { scope: 'pg', default: 'walg' }),
