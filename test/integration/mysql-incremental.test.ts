@@ -1,13 +1,13 @@
-// Issue 18 acceptance 1 and 5 (push side) on a private MariaDB 10.11 with Debian's mariabackup: xtrabackup-push of a
+// Issue 18 acceptance 1, 4 and 5 (push side) on a private MariaDB 10.11 with Debian's mariabackup: xtrabackup-push of a
 // full backup and two incrementals (--full=false, WALG_DELTA_MAX_STEPS) with writes between them, their sentinels
 // as WAL-G writes them, the datadir destroyed and the chain restored by backup-fetch (base and each increment
-// extracted and prepared in order), CHECKSUM TABLE equal to the values at the last backup, then binlog-replay to a
+// extracted and prepared in order, from a second storage filled by `copy -b LATEST -w`), CHECKSUM TABLE equal to the values at the last backup, then binlog-replay to a
 // chosen time. Bad input: a stream that is not xbstream, an incremental whose parent is missing, an incremental
 // without a prepare command: one ERROR line, a non-zero exit, nothing listed or restored.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { initMariaDb } from '../servers/mariadb.ts';
 import type { MariaDb } from '../servers/mariadb.ts';
@@ -40,6 +40,7 @@ describe('mysql: xtrabackup-push incrementals and chain restore (issue 18 accept
   let home: string;
   let scratch: string;
   let env: Record<string, string>;
+  let dest: string;
 
   before(async () => {
     db = await initMariaDb();
@@ -52,7 +53,7 @@ describe('mysql: xtrabackup-push incrementals and chain restore (issue 18 accept
   });
   after(async () => {
     await db?.destroy();
-    for (const d of [store, home, scratch]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const d of [store, home, scratch, dest]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   it('a stream that is not xbstream is refused with nothing listed', async () => {
@@ -119,7 +120,24 @@ describe('mysql: xtrabackup-push incrementals and chain restore (issue 18 accept
     assertOneLineFailure(noPrepare, /WALG_MYSQL_BACKUP_PREPARE_COMMAND is required to restore the incremental backup/);
     assert.equal(existsSync(marker), false, 'the restore command never ran');
 
-    // Destroy the datadir and restore the chain.
+    // Acceptance 4: copy -b LATEST -w into a second storage; the chain and binlogs are restored from there.
+    dest = tempDir('walg-mysql-dest-');
+    const fromCfg = join(scratch, 'from.json');
+    const toCfg = join(scratch, 'to.json');
+    writeFileSync(fromCfg, JSON.stringify({ WALG_FILE_PREFIX: store }));
+    writeFileSync(toCfg, JSON.stringify({ WALG_FILE_PREFIX: dest }));
+    await walgOk(['copy', '-f', fromCfg, '-t', toCfg, '-b', 'LATEST', '-w'], env);
+    const destEnv = { ...env, WALG_FILE_PREFIX: dest };
+    assert.deepEqual(await listedBackups(destEnv), [full, inc1, inc2], 'the whole chain copied');
+    const binlogsOf = async (e: Record<string, string>) => (JSON.parse((await walgOk(['binlog-list', '--json'], e)).stdout.toString()) as unknown[])
+      .map((b) => JSON.stringify({ ...(b as object), last_modified: undefined })).sort();
+    const startNum = Number(String(s2.BinLogStart).split('.').pop());
+    const wanted = (await binlogsOf(env)).filter((b) => Number(/mysql-bin\.(\d+)/.exec(b)?.[1]) >= startNum);
+    assert.ok(wanted.length >= 3, `binlogs from ${s2.BinLogStart} on: ${wanted.length}`);
+    assert.deepEqual(await binlogsOf(destEnv), wanted, 'the binlogs from BinLogStart on (names and sizes; a copy has its own times)');
+    env = destEnv;
+
+    // Destroy the datadir and restore the chain (from the copy).
     await db.stop();
     rmSync(db.dataDir, { recursive: true, force: true });
     mkdirSync(db.dataDir);

@@ -13,6 +13,8 @@ export interface CopyFlags {
   from?: string; to?: string; backupName?: string; withHistory?: boolean;
   /** Standalone backups (Redis): each backup's objects and sentinel, no WAL and no delta chain. */
   standalone?: boolean;
+  /** MySQL backups: incremental chains, and with -w the binlogs from the backups' BinLogStart (src/mysql/copy-plan.ts). */
+  mysql?: boolean;
 }
 
 // compat: each side's storage comes only from its own file (storage prefixes in the environment are ignored);
@@ -36,7 +38,9 @@ export async function run(ctx: CommandContext, flags: CopyFlags): Promise<void> 
     const { resolveBackup } = await import('../../backup/sentinel.ts');
     const source = await inventory(from, '', ctx.signal);
     const latest = async () => (await resolveBackup(from, 'LATEST')).name;
-    const plan = flags.standalone
+    const plan = flags.mysql
+      ? await (await import('../../mysql/copy-plan.ts')).mysqlCopyPlan(from, source, flags.backupName ?? '', flags.withHistory ?? false, ctx.signal)
+      : flags.standalone
       ? await standaloneCopyPlan(source, flags.backupName ?? '', latest)
       : await pgCopyPlan(from, source, flags.backupName ?? '', flags.withHistory ?? false, { latest });
     const { copied, skipped } = await executePlan(from, to, plan, { signal: ctx.signal });

@@ -41,6 +41,16 @@ function registerBackupCommands(program: Command, run: RunCommand): void {
     .action(async (opts: XtrabackupPushOptions) => run('none', async (ctx) =>
       (await import('./xtrabackup-push.ts')).run(ctx, opts)));
 
+  // compat: cmd/mysql/copy.go; its storages come from --from and --to, so it has no failover role.
+  program.command('copy')
+    .description('copy specific or all backups (raw objects, byte for byte) from one storage to another')
+    .requiredOption('-f, --from <config>', 'source storage configuration file')
+    .requiredOption('-t, --to <config>', 'destination storage configuration file')
+    .option('-b, --backup-name <name>', 'copy one backup (or LATEST); empty copies all', '')
+    .option('-w, --with-history', 'also copy the binlogs from the selected backups on', false)
+    .action(async (opts: { from: string; to: string; backupName: string; withHistory: boolean }) => run('none', async (ctx) =>
+      (await import('../common/copy.ts')).run(ctx, { ...opts, mysql: true })));
+
   // compat: the 2018 name; the stream comes from stdin instead of WALG_STREAM_CREATE_COMMAND.
   program.command('stream-push')
     .description('Uploads a backup stream read from stdin')
