@@ -62,12 +62,13 @@ const isEmpty = (v: unknown) => v === undefined || v === null || v === '' || v =
 /** Serialises a sentinel in WAL-G's field order with its omitempty rules. */
 export function encodeSentinel(s: BackupSentinel): string {
   const o: Record<string, unknown> = {};
-  const put = (k: keyof BackupSentinel, omitEmpty: boolean) => {
+  // 'nil': a Go *string with omitempty, left out only when absent (a catchup backup's "DeltaFrom":"" is kept).
+  const put = (k: keyof BackupSentinel, omitEmpty: boolean | 'nil') => {
     const v = s[k];
-    if (omitEmpty && isEmpty(v)) return;
+    if (omitEmpty === 'nil' ? v === undefined || v === null : omitEmpty && isEmpty(v)) return;
     o[k] = v === undefined ? null : v;
   };
-  put('LSN', false); put('DeltaLSN', true); put('DeltaFrom', true); put('DeltaFullName', true); put('DeltaCount', true);
+  put('LSN', false); put('DeltaLSN', true); put('DeltaFrom', 'nil'); put('DeltaFullName', 'nil'); put('DeltaCount', true);
   put('PgVersion', false); put('FinishLSN', false); put('SystemIdentifier', true);
   put('UncompressedSize', false); put('CompressedSize', false); put('DataCatalogSize', true);
   if (s.Spec !== undefined && s.Spec !== null) o.Spec = s.Spec;

@@ -60,6 +60,12 @@ function registerCatalogCommands(program: Command, run: RunCommand): void {
     .action(async (opts: { pretty: boolean; json: boolean; detail: boolean; targetStorage?: string }) => run('read', async (ctx) =>
       (await import('./backup-list.ts')).run(ctx, opts)));
 
+  program.command('catchup-push').argument('<PGDATA>', 'data directory of the primary')
+    .description('Creates incremental backup from lsn')
+    .option('--from-lsn <lsn>', 'LSN to start incremental backup', '0')
+    .action(async (pgdata: string, opts: { fromLsn?: string }) => run('write', async (ctx) =>
+      (await import('./catchup-push.ts')).run(ctx, pgdata, opts)));
+
   program.command('catchup-list')
     .description('Prints available incremental backups')
     .option('--pretty', 'Prints more readable output', false)

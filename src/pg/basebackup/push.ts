@@ -23,7 +23,7 @@ import type { DeltaParent } from './delta.ts';
 import { nowUtcRfc3339, uploadMetadata } from './metadata.ts';
 import { Packer } from './pack.ts';
 import { PartUploader } from './part-uploader.ts';
-import { newWalkState, walkTree } from './walk.ts';
+import { EXCLUDED_NAMES, newWalkState, walkTree } from './walk.ts';
 import type { WalkState } from './walk.ts';
 
 /** The data directory given does not match the server's, or is not a data directory. */
@@ -75,6 +75,8 @@ export interface BackupPushOptions {
   aliveCheckIntervalMs?: number;
   /** Parent of a delta backup (see chooseDeltaParent); undefined for a full backup. */
   delta?: DeltaParent;
+  /** Base names the walk leaves out besides WAL-G's list (catchup-push: the configuration files). */
+  extraExcluded?: readonly string[];
   /** --verify / WALG_VERIFY_PAGE_CHECKSUMS: check page checksums of every stored page, record corrupt blocks. */
   verifyPageChecksums?: boolean;
   /** --store-all-corrupt / WALG_STORE_ALL_CORRUPT_BLOCKS: record every corrupt block, not only the first 10. */
@@ -118,7 +120,7 @@ export async function backupPush(opts: BackupPushOptions): Promise<BackupPushRes
   const parts = new PartUploader(opts, name);
   // Buffer lending is the compressor's optional contract (pipeline/types.ts): without it, plain writes.
   const packer = new Packer(opts, parts, opts.pipeline.compressor?.lend);
-  const walk = newWalkState(dataDir);
+  const walk = newWalkState(dataDir, opts.extraExcluded?.length ? new Set([...EXCLUDED_NAMES, ...opts.extraExcluded]) : EXCLUDED_NAMES);
   const stopProgress = packer.startProgress();
   // compat: addPgIsAliveChecker — a server that died mid-backup stops the upload now, not after the whole walk.
   const stopAliveCheck = startAliveCheck(opts.db, opts.aliveCheckIntervalMs ?? 0, (err) => parts.abort(err));

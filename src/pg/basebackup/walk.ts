@@ -34,11 +34,13 @@ export interface WalkState {
   /** Tablespace links under pg_tblspc, in walk order, and their resolved targets. */
   spec: { names: string[]; locations: Map<string, string> };
   pgControl?: { path: string; st: BigIntStats };
+  /** Base names left out (default EXCLUDED_NAMES; catchup-push adds the configuration files). */
+  excluded: ReadonlySet<string>;
 }
 
-/** A fresh walk state for the data directory `root`. */
-export function newWalkState(root: string): WalkState {
-  return { root, dataCatalogSize: 0, spec: { names: [], locations: new Map() } };
+/** A fresh walk state for the data directory `root`, leaving out `excluded` base names. */
+export function newWalkState(root: string, excluded: ReadonlySet<string> = EXCLUDED_NAMES): WalkState {
+  return { root, dataCatalogSize: 0, spec: { names: [], locations: new Map() }, excluded };
 }
 
 /** True for the error of a path that vanished (a file deleted while the backup runs is not a failure). */
@@ -69,7 +71,7 @@ async function sortedNames(dir: string): Promise<string[] | undefined> {
 export async function* walkTree(state: WalkState, path: string, name: string, st: BigIntStats): AsyncGenerator<WalkItem> {
   state.dataCatalogSize += Number(st.size);
   const base = basename(path);
-  const excluded = name !== '/' && EXCLUDED_NAMES.has(base);
+  const excluded = name !== '/' && state.excluded.has(base);
   if (st.isDirectory()) {
     yield { kind: 'dir', name, path, st };
     if (excluded) return; // compat: the directory is kept (recreated empty), its contents are not

@@ -26,3 +26,29 @@ export function withPrefix(storage: Storage, sub: string): Storage {
     close: () => storage.close(),
   };
 }
+
+/**
+ * Returns `storage` with the top folder `from` (e.g. basebackups_005/) stored as `to` (e.g. catchup_005/): keys
+ * under `from` are read and written under `to`, every other key as it is. catchup-push/-fetch run the base backup
+ * code through it.
+ */
+export function withFolderRenamed(storage: Storage, from: string, to: string): Storage {
+  const out = (k: string) => (k.startsWith(from) ? to + k.slice(from.length) : k);
+  const back = (k: string) => (k.startsWith(to) ? from + k.slice(to.length) : k);
+  return {
+    name: storage.name,
+    type: storage.type,
+    put: (key: string, body: Body, opts?: PutOptions) => storage.put(out(key), body, opts),
+    get: (key: string, opts?: GetOptions) => storage.get(out(key), opts),
+    stat: async (key: string, opts?: { signal?: AbortSignal }): Promise<ObjectInfo> => {
+      const info = await storage.stat(out(key), opts);
+      return { ...info, key: back(info.key) };
+    },
+    exists: (key: string, opts?: { signal?: AbortSignal }) => storage.exists(out(key), opts),
+    async *list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry> {
+      for await (const e of storage.list(out(prefix), opts)) yield { ...e, key: back(e.key) };
+    },
+    delete: (keys: readonly string[], opts?: { signal?: AbortSignal }) => storage.delete(keys.map(out), opts),
+    close: () => storage.close(),
+  };
+}
