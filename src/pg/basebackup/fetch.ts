@@ -353,6 +353,9 @@ export async function backupFetch(opts: BackupFetchOptions): Promise<BackupFetch
     cur = { name: parent, sentinel: parentSentinel };
   }
   chain.reverse();
+  // Only a delta's own file list is read while extracting (which entries are increments); a full backup's is done
+  // with once its child's wanted set is known: let it go (a million-file list is tens of MB).
+  for (const m of chain) if (!m.sentinel.DeltaFrom) m.files = new FilesTable();
 
   const root = await prepareDestination(opts.destination);
   const mounts = await prepareTablespaces(root, spaces);
