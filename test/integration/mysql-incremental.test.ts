@@ -2,7 +2,7 @@
 // full backup and two incrementals (--full=false, WALG_DELTA_MAX_STEPS) with writes between them, their sentinels
 // as WAL-G writes them, the datadir destroyed and the chain restored by backup-fetch (base and each increment
 // extracted and prepared in order, from a second storage filled by `copy -b LATEST -w`), CHECKSUM TABLE equal to the values at the last backup, then binlog-replay to a
-// chosen time. Bad input: a stream that is not xbstream, an incremental whose parent is missing, an incremental
+// chosen time; binlog-find. Bad input: a stream that is not xbstream, an incremental whose parent is missing, an incremental
 // without a prepare command: one ERROR line, a non-zero exit, nothing listed or restored.
 
 import { after, before, describe, it } from 'node:test';
@@ -68,6 +68,10 @@ describe('mysql: xtrabackup-push incrementals and chain restore (issue 18 accept
     await db.sql('FLUSH BINARY LOGS');
     await walgOk(['binlog-push'], env);
     await walgOk(['xtrabackup-push'], env);
+    // binlog-find: the last archived binlog before the server's executed GTIDs, the full backup's BinLogStart.
+    const fullStart = sentinelOf(store, (await listedBackups(env))[0]!).BinLogStart as string;
+    assert.match(fullStart, /^mysql-bin\.\d{6}$/);
+    assert.match((await walgOk(['binlog-find'], env)).stderr, new RegExp(`^INFO: .* ${fullStart.replace('.', '\\.')}$`, 'm'));
     await writes(db, 'inc-1', 300);
     await walgOk(['xtrabackup-push', '--full=false'], env);
     await writes(db, 'inc-2', 200);

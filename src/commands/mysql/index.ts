@@ -107,7 +107,7 @@ function registerCatalogCommands(program: Command, run: RunCommand): void {
   program.addCommand(del);
 }
 
-/** binlog-push, binlog-fetch, binlog-replay and binlog-list. */
+/** binlog-push, binlog-fetch, binlog-replay, binlog-find and binlog-list. */
 function registerBinlogCommands(program: Command, run: RunCommand): void {
   program.command('binlog-push')
     .description('Upload binlogs to the storage')
@@ -126,6 +126,12 @@ function registerBinlogCommands(program: Command, run: RunCommand): void {
   window(program.command('binlog-replay').description('Fetch binlogs from storage and replays them to MySQL'))
     .action(async (opts: BinlogWindowOptions) => run('none', async (ctx) =>
       (await import('./binlog-replay.ts')).run(ctx, opts)));
+
+  program.command('binlog-find')
+    .description('Find the last uploaded binlog before specified GTID')
+    .option('-g, --gtid <set>', 'GTID to find. Default is @@GTID_EXECUTED on current server')
+    .action(async (opts: { gtid?: string }) => run('none', async (ctx) =>
+      (await import('./binlog-find.ts')).run(ctx, opts)));
 
   program.command('binlog-list')
     .description('List available binlogs in storage')
