@@ -13,6 +13,8 @@ import { storageToolsCommand } from '../commands/st/index.ts';
 export function buildMysqlProgram(run: RunCommand = withContext): Command {
   const program = rootCommand('MySQL/MariaDB backup tool (WAL-G compatible)', `${VERSION_LINE}\tMySQL`,
     '\nEvery setting (WALG_*, AWS_*, ...) is also accepted as a hidden flag: lower case, "_" as "-".');
+  // compat: WAL-G's persistent --target flag (read by get-stream only).
+  program.option('--target <storage>', 'execute for specific failover storage (get-stream)');
   registerMysqlCommands(program, run);
   program.addCommand(storageToolsCommand(run));
   return program;

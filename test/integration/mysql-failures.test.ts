@@ -123,6 +123,11 @@ describe('mysql: an incremental backup (WAL-G xtrabackup-push --full=false) with
       assert.equal(existsSync(marker), false);
       assert.equal((await walg(['mysql', 'backup-fetch', full], env)).code, 0, 'the full backup restores');
       assert.equal(existsSync(marker), true);
+      // The root --target (WAL-G's persistent flag, read by get-stream): before or after the command; 'all' refused.
+      assert.equal((await walg(['mysql', '--target', 'default', 'get-stream', full], env)).stdout.toString(), 'full');
+      assert.equal((await walg(['mysql', 'get-stream', inc, '--target', 'default'], env)).stdout.toString(), 'increment');
+      assertOneLineFailure(await walg(['mysql', 'get-stream', full, '--target', 'all'], env), /'all' target is not supported for st get command/);
+      assert.notEqual((await walg(['mysql', '--target', 'nosuch', 'get-stream', full], env)).code, 0, 'an unknown storage name fails');
     } finally {
       rmSync(store, { recursive: true, force: true });
     }

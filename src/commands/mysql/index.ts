@@ -65,16 +65,21 @@ function registerBackupCommands(program: Command, run: RunCommand): void {
     .action(async (name: string | undefined, opts: { targetUserData?: string }) => run('none', async (ctx) =>
       (await import('./backup-fetch.ts')).run(ctx, name, opts)));
 
+  // compat: WAL-G's --target is a persistent root flag that only get-stream reads: accepted before the command
+  // (`wal-g mysql --target NAME get-stream ...`, declared in src/cli/program-mysql.ts) and after it.
+  const target = (cmd: Command) => (cmd.optsWithGlobals() as { target?: string }).target ?? 'default';
   program.command('get-stream').argument('<backup_name>', 'backup name or LATEST').argument('[destination_path]', 'file to write (default: stdout)')
     .description('Download the backup as single stream')
-    .action(async (name: string, dest: string | undefined) => run('none', async (ctx) =>
-      (await import('./get-stream.ts')).run(ctx, name, dest)));
+    .option('--target <storage>', 'execute for specific failover storage')
+    .action(async (name: string, dest: string | undefined, _o: unknown, cmd: Command) => run('none', async (ctx) =>
+      (await import('./get-stream.ts')).run(ctx, name, dest, target(cmd))));
 
   // compat: the 2018 name of get-stream, to stdout only.
   program.command('stream-fetch').argument('<backup_name>', 'backup name or LATEST')
     .description('Write the backup stream to stdout')
-    .action(async (name: string) => run('none', async (ctx) =>
-      (await import('./get-stream.ts')).run(ctx, name)));
+    .option('--target <storage>', 'execute for specific failover storage')
+    .action(async (name: string, _o: unknown, cmd: Command) => run('none', async (ctx) =>
+      (await import('./get-stream.ts')).run(ctx, name, undefined, target(cmd))));
 }
 
 /** backup-list, backup-mark and delete retain|before|everything|target. */
