@@ -37,7 +37,7 @@ function registerBackupCommands(program: Command, run: RunCommand): void {
     .option('--delta-from-name <name>', 'Select the backup specified by name as the target for the delta backup')
     .option('--delta-from-user-data <json>', 'Select the backup specified by UserData as the target for the delta backup')
     .option('--add-user-data <json>', 'Write the provided user data to the backup sentinel and metadata files.')
-    .option('--count-journals', "Create 'backups.json' file in the bucket and maintain the binlog sizes required to get from one backup to the next one", false)
+    .option('--count-journals', 'Maintain journal_<backup> binlog size accounting (not supported yet)', false)
     .action(async (opts: XtrabackupPushOptions) => run('none', async (ctx) =>
       (await import('./xtrabackup-push.ts')).run(ctx, opts)));
 

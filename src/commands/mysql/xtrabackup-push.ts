@@ -4,6 +4,7 @@
 
 import type { CommandContext } from '../context.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { log } from '../../core/log.ts';
 import { pushStreamBackup } from '../../mysql/backup-push.ts';
 import type { MysqlDeltaConfig } from '../../mysql/delta.ts';
 import type { Config } from '../../config/load.ts';
@@ -39,6 +40,7 @@ export async function run(ctx: CommandContext, opts: XtrabackupPushOptions): Pro
   ctx.config.require('WALG_MYSQL_DATASOURCE_NAME');
   const userData = sentinelUserData(ctx, opts.addUserData);
   const delta = deltaConfig(ctx.config, opts);
+  if (opts.countJournals) log.warn('--count-journals is not supported yet: no journal_<backup> object is written');
   await pushStreamBackup(
     { storage: await ctx.storage(), pipeline: await ctx.writePipeline(), signal: ctx.signal },
     { source: { kind: 'command', command }, permanent: !!opts.permanent, userData, requireDatabase: true, delta, requireXbstream: true, ...streamPushSettings(ctx.config) },
