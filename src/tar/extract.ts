@@ -66,7 +66,12 @@ export interface ExtractOptions {
    * place on the file already restored from the parent (which must exist), instead of replacing it. The format of
    * increments is the caller's business (tar/ knows no database).
    */
-  increments?: { applies: (name: string) => boolean; apply: IncrementApplier };
+  increments?: {
+    applies: (name: string) => boolean;
+    apply: IncrementApplier;
+    /** Create a missing file and apply the increment to it empty (compat: catchup's CreateFileFromIncrement). */
+    createMissing?: boolean;
+  };
   signal?: AbortSignal;
   /** Called after each regular file with its content size (progress accounting). */
   onFile?: (name: string, bytes: number) => void;
@@ -196,7 +201,7 @@ export class SafeExtractor {
         if (t.parts.length === 0) throw this.refuse(h.name, 'a file cannot replace the target directory');
         await this.mkdirs(h.name, t.base, t.parts.slice(0, -1));
         const inc = this.opts.increments;
-        if (inc?.applies(h.name)) await this.applyIncrementTo(h.name, t.path, e, inc.apply);
+        if (inc?.applies(h.name)) await this.applyIncrementTo(h.name, t.path, e, inc.apply, inc.createMissing === true);
         else await this.writeFile(h.name, t.path, e, h.mode);
         return;
       }
@@ -231,11 +236,11 @@ export class SafeExtractor {
     }
   }
 
-  private async applyIncrementTo(name: string, path: string, e: TarEntry, apply: IncrementApplier): Promise<void> {
+  private async applyIncrementTo(name: string, path: string, e: TarEntry, apply: IncrementApplier, createMissing: boolean): Promise<void> {
     let fh;
     try {
-      // No O_CREAT: the parent backup restored this file; O_NOFOLLOW as for every write.
-      fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+      // No O_CREAT for a delta: the parent backup restored this file; O_NOFOLLOW as for every write.
+      fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW | (createMissing ? constants.O_CREAT : 0), 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ELOOP') throw this.refuse(name, `'${path}' is a symbolic link`);

@@ -66,6 +66,12 @@ function registerCatalogCommands(program: Command, run: RunCommand): void {
     .action(async (pgdata: string, opts: { fromLsn?: string }) => run('write', async (ctx) =>
       (await import('./catchup-push.ts')).run(ctx, pgdata, opts)));
 
+  program.command('catchup-fetch').argument('<PGDATA>', 'data directory of the stopped replica').argument('<backup_name>')
+    .description('Fetches an incremental backup from storage')
+    .option('--use-new-unwrap', 'Use the new implementation of catchup unwrap (beta)', false)
+    .action(async (pgdata: string, name: string) => run('read', async (ctx) =>
+      (await import('./catchup-fetch.ts')).run(ctx, pgdata, name)));
+
   program.command('catchup-list')
     .description('Prints available incremental backups')
     .option('--pretty', 'Prints more readable output', false)
