@@ -17,12 +17,15 @@ deps: node_modules/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# The project's own Node-API addon (lz4 blocks on the thread pool, xxHash32, restore's file writes): needs gcc and liblz4-dev (system-deps).
+# The project's own Node-API addon (lz4 blocks on the thread pool, xxHash32, restore's file writes, the zstd/brotli/lzma
+# coders): needs gcc and the -dev packages of liblz4, libzstd, libbrotli, liblzma (system-deps). liblz4, libzstd and
+# liblzma are in every Debian/Ubuntu base system (dpkg and systemd need them); libbrotli is not, and the whole addon
+# (lz4 for every WAL segment included) would fail to load without it, so brotli is linked in statically.
 # Node-API is ABI-stable, so the headers of node-api-headers build an addon for the pinned Node.
 NATIVE := build/walg_native.node
 $(NATIVE): src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c src/native/walg_codecs.c node_modules/.installed
 	@mkdir -p build
-	cc -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -Inode_modules/node-api-headers/include -o $@ src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c src/native/walg_codecs.c -llz4 -lzstd -lbrotlienc -lbrotlidec -llzma
+	cc -O3 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -Inode_modules/node-api-headers/include -o $@ src/native/walg_native.c src/native/walg_files.c src/native/walg_notify.c src/native/walg_codecs.c -llz4 -lzstd -llzma -Wl,-Bstatic -lbrotlienc -lbrotlidec -lbrotlicommon -Wl,-Bdynamic
 
 native: $(NATIVE)
 

@@ -144,3 +144,14 @@ test('startWriteback and syncFsClose: writeback started with or without closing,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the addon needs only libraries every Debian/Ubuntu base system has: brotli is linked in, not loaded', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const addon = fileURLToPath(new URL('../../build/walg_native.node', import.meta.url));
+  const libs = execFileSync('ldd', [addon]).toString();
+  assert.doesNotMatch(libs, /libbrotli/, libs);
+  for (const lib of libs.matchAll(/^\s*(\S+\.so\.\d+) =>/gm)) {
+    assert.ok(/^(liblz4|libzstd|liblzma|libc|libm)\.so/.test(lib[1]!), `unexpected shared library ${lib[1]}`);
+  }
+});
