@@ -5,18 +5,16 @@
 // own configuration files are not in the backup and stay. Files the primary dropped since stay too (as in WAL-G).
 
 import { realpath, stat } from 'node:fs/promises';
-import { CorruptObjectError, LocalFileError, WalgError } from '../../core/errors.ts';
+import { LocalFileError, WalgError } from '../../core/errors.ts';
 import { log } from '../../core/log.ts';
 import { tarPartitionsFolder } from '../../backup/layout.ts';
 import { readSentinel } from '../../backup/sentinel.ts';
-import { compressorForExtension } from '../../pipeline/compress/index.ts';
-import { decodeStages, through } from '../../pipeline/pipeline.ts';
 import type { Crypter } from '../../pipeline/types.ts';
 import type { Storage } from '../../storage/types.ts';
-import { readTar } from '../../tar/reader.ts';
 import { SafeExtractor } from '../../tar/extract.ts';
 import { fetchFilesMetadata } from '../files-metadata.ts';
 import { applyIncrement } from '../pagefile.ts';
+import { extractTar } from './fetch.ts';
 
 /** Inputs of catchupFetch; `storage` sees catchup_005/ as the backups folder (withFolderRenamed). */
 export interface CatchupFetchOptions {
@@ -58,18 +56,7 @@ export async function catchupFetch(pgdata: string, name: string, opts: CatchupFe
     increments: files ? { applies: (n) => files.isIncremented(n), apply: applyIncrement, createMissing: true } : undefined,
   });
   for (const tar of catchupOrder(tars)) {
-    const ext = tar.slice(tar.lastIndexOf('.') + 1);
-    const compressor = await compressorForExtension(ext);
-    if (!compressor && ext !== 'tar') throw new CorruptObjectError(`WAL-G does not support the file format '${ext}' in '${folder}${tar}'`);
-    const raw = await opts.storage.get(`${folder}${tar}`, { signal: opts.signal });
-    const plain = through(raw, decodeStages({ crypter: opts.crypter, compressor }));
-    try {
-      await extractor.extractAll(readTar(plain, { strictTrailer: true }));
-    } catch (err) {
-      plain.destroy();
-      raw.destroy();
-      throw err;
-    }
+    await extractTar(opts.storage, `${folder}${tar}`, tar, opts, extractor, opts.signal);
     log.info(`Finished extraction of ${tar}`);
   }
   log.info('Catchup extraction complete.');

@@ -204,7 +204,11 @@ async function prepareTablespaces(root: string, spaces: readonly TablespaceLocat
 }
 
 /** Downloads, decodes and extracts one tar partition. */
-async function extractTar(storage: Storage, key: string, tarName: string, opts: BackupFetchOptions, extractor: SafeExtractor, signal: AbortSignal): Promise<void> {
+/**
+ * Streams one stored tar (`key`, named `tarName` for its extension) through decrypt -> decompress into
+ * `extractor`. Throws CorruptObjectError for an unknown extension, and whatever the stages or the extractor throw.
+ */
+export async function extractTar(storage: Storage, key: string, tarName: string, opts: { crypter?: Crypter }, extractor: SafeExtractor, signal?: AbortSignal): Promise<void> {
   const dot = tarName.lastIndexOf('.');
   const ext = dot < 0 ? '' : tarName.slice(dot + 1);
   const compressor = await compressorForExtension(ext);
