@@ -96,6 +96,7 @@ class Segment {
  * start of the first segment not yet stored.
  */
 export async function walReceive(opts: WalReceiveOptions): Promise<void> {
+  checkSlotName(opts.slotName); // it is spliced into replication commands
   const conn = await ReplicationConnection.open(opts.connection, 'database');
   const onAbort = () => conn.destroy();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
