@@ -2,11 +2,10 @@
 // concurrently with a limit; plus the storage side of delete (full listings, sentinel-first batched deletes)
 // and of backup-mark (rewriting only metadata.json).
 
-import { CorruptObjectError } from '../core/errors.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { parseJsonExact, stringifyGo } from './json.ts';
+import { parseJsonObject, stringifyGo } from './json.ts';
 import { BASEBACKUPS_PATH, metadataKey } from './layout.ts';
 import { encodeMetadata, listBackups, readMetadata, readSentinel } from './sentinel.ts';
 import type { BackupSentinel, ExtendedMetadata } from './sentinel.ts';
@@ -103,13 +102,7 @@ export async function writePermanence(storage: Storage, backup: string, isPerman
   const key = metadataKey(backup, root);
   let text: string;
   if (await storage.exists(key, { signal })) {
-    let raw: unknown;
-    try { raw = parseJsonExact((await readAll(await storage.get(key, { signal }))).toString('utf8')); } catch (err) {
-      if (err instanceof SyntaxError) throw new CorruptObjectError(`${key}: not valid JSON`, { cause: err });
-      throw err;
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptObjectError(`${key}: not a JSON object`);
-    const o = raw as Record<string, unknown>;
+    const o = parseJsonObject((await readAll(await storage.get(key, { signal }))).toString('utf8'), key);
     // compat: Go decodes keys case-insensitively; rewrite the existing spelling, else add WAL-G's.
     const existing = Object.keys(o).find((k) => k.toLowerCase() === 'is_permanent');
     o[existing ?? 'is_permanent'] = isPermanent;

@@ -1,6 +1,19 @@
 // JSON with exact 64-bit integers and Go encoding/json conventions, for sentinels and metadata written by WAL-G.
 // SystemIdentifier and LSNs are uint64: JavaScript numbers lose precision above 2^53, so they travel as bigint.
 
+import { CorruptObjectError } from '../core/errors.ts';
+
+/**
+ * Parses stored JSON that must be an object (sentinels, metadata), with exact integers. Throws CorruptObjectError
+ * `<name>: not valid JSON` or `<name>: not a JSON object`.
+ */
+export function parseJsonObject(text: string, name: string): Record<string, unknown> {
+  let raw: unknown;
+  try { raw = parseJsonExact(text); } catch (err) { throw new CorruptObjectError(`${name}: not valid JSON`, { cause: err }); }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptObjectError(`${name}: not a JSON object`);
+  return raw as Record<string, unknown>;
+}
+
 /**
  * Parses JSON, turning every integer literal outside the safe-integer range into a bigint (exact).
  * Safe integers stay numbers; callers that need bigint for a field convert with toBigInt().

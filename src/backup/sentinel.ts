@@ -4,7 +4,7 @@
 import { CorruptObjectError, WalgError } from '../core/errors.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { parseJsonExact, stringifyGo, toBigInt, lowerKeys } from './json.ts';
+import { parseJsonExact, parseJsonObject, stringifyGo, toBigInt, lowerKeys } from './json.ts';
 import { BASEBACKUPS_PATH, metadataKey, sentinelKey, backupNameFromSentinel } from './layout.ts';
 
 /** Go RFC3339Nano datetime format WAL-G stores as DateFmt (informational). */
@@ -91,10 +91,7 @@ function str(v: unknown): string | undefined { return v === undefined || v === n
 
 /** Parses sentinel JSON (case-insensitive keys, `Spec` or WAL-E `spec`, old `DeltaFromLSN`). */
 export function decodeSentinel(text: string, name = 'sentinel'): BackupSentinel {
-  let raw: unknown;
-  try { raw = parseJsonExact(text); } catch (err) { throw new CorruptObjectError(`${name}: not valid JSON`, { cause: err }); }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptObjectError(`${name}: not a JSON object`);
-  const o = lowerKeys(raw as Record<string, unknown>);
+  const o = lowerKeys(parseJsonObject(text, name));
   try {
     return {
       LSN: toBigInt(o.lsn) ?? 0n,

@@ -6,7 +6,7 @@
 import { CorruptObjectError } from '../core/errors.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { lowerKeys, parseJsonExact, stringifyGo, toBigInt } from '../backup/json.ts';
+import { lowerKeys, parseJsonObject, stringifyGo, toBigInt } from '../backup/json.ts';
 import { sentinelKey } from '../backup/layout.ts';
 
 /** compat: sentinel Tool values. */
@@ -86,10 +86,7 @@ function num(v: unknown): number | undefined {
 
 /** Parses sentinel JSON (keys case-insensitive, as Go's encoding/json). Throws CorruptObjectError. */
 export function decodeStreamSentinel(text: string, name = 'sentinel'): StreamSentinel {
-  let raw: unknown;
-  try { raw = parseJsonExact(text); } catch (err) { throw new CorruptObjectError(`${name}: not valid JSON`, { cause: err }); }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptObjectError(`${name}: not a JSON object`);
-  const o = lowerKeys(raw as Record<string, unknown>);
+  const o = lowerKeys(parseJsonObject(text, name));
   try {
     return {
       Tool: str(o.tool),

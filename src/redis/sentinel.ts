@@ -7,7 +7,7 @@ import { CorruptObjectError } from '../core/errors.ts';
 import { GO_ZERO_TIME } from '../core/time.ts';
 import { readAll } from '../storage/body.ts';
 import type { Storage } from '../storage/types.ts';
-import { lowerKeys, parseJsonExact, stringifyGo } from '../backup/json.ts';
+import { lowerKeys, parseJsonObject, stringifyGo } from '../backup/json.ts';
 import { sentinelKey } from '../backup/layout.ts';
 
 /** compat: archive.RDBBackupType / AOFBackupType / TSBackupType. */
@@ -78,10 +78,7 @@ function num(v: unknown): number | undefined {
  * backup's name and an empty BackupType "rdb" (archive.fetchSentinel). Throws CorruptObjectError.
  */
 export function decodeRedisSentinel(text: string, backup: string, name = 'sentinel'): RedisSentinel {
-  let raw: unknown;
-  try { raw = parseJsonExact(text); } catch (err) { throw new CorruptObjectError(`${name}: not valid JSON`, { cause: err }); }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptObjectError(`${name}: not a JSON object`);
-  const o = lowerKeys(raw as Record<string, unknown>);
+  const o = lowerKeys(parseJsonObject(text, name));
   try {
     return {
       BackupName: str(o.backupname) || backup,
